@@ -1,0 +1,116 @@
+import { digestBytes, isDigestLike, parseDigest, type Digest } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
+import { parseManifest, type Descriptor } from '../oci/manifest/parse.js';
+import { isNonDistributable } from '../oci/media-types.js';
+import { parseTag, type RepoName } from '../oci/name.js';
+import type { ManifestRecord, MetaStore } from '../storage/meta/meta-store.js';
+import { ensureRepository, requireRepository } from './repositories.js';
+
+/** Manifests above this size are refused with 413, as the spec allows (Distribution uses the same limit). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** A manifest reference: a tag, or a digest. */
+export type Reference = { tag: string } | { digest: Digest };
+
+export function parseReference(reference: string): Reference {
+  return isDigestLike(reference) ? { digest: parseDigest(reference).digest } : { tag: parseTag(reference) };
+}
+
+export interface PutManifestResult {
+  digest: Digest;
+  subject?: Digest;
+}
+
+export class Manifests {
+  constructor(private readonly meta: MetaStore) {}
+
+  async get(name: RepoName, reference: string): Promise<ManifestRecord> {
+    const ref = parseReferenceForRead(reference);
+    const repo = await requireRepository(this.meta, name);
+    const manifest = 'tag' in ref ? await this.meta.getManifestByTag(repo.id, ref.tag) : await this.meta.getManifestByDigest(repo.id, ref.digest);
+    if (!manifest) throw unknownManifest(name, reference);
+    return manifest;
+  }
+
+  /**
+   * Validates and stores a manifest, in one metadata transaction: every blob
+   * and child manifest it names must already be in the repository.
+   */
+  async put(name: RepoName, reference: string, body: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+    if (body.length > MAX_MANIFEST_BYTES) throw tooLarge(body.length);
+    const ref = parseReference(reference);
+    const parsed = parseManifest(body, contentType);
+    const digest = 'digest' in ref ? ref.digest : digestBytes(body);
+    if ('digest' in ref) {
+      const actual = digestBytes(body, parseDigest(ref.digest).algorithm);
+      if (actual !== ref.digest) {
+        throw new RegistryError('DIGEST_INVALID', `manifest hashes to ${actual}, not ${ref.digest}`, { expected: ref.digest, actual });
+      }
+    }
+    const blobs = parsed.blobs.filter((d) => !isNonDistributable(d.mediaType));
+
+    await this.meta.transaction(async (tx) => {
+      const repo = await ensureRepository(tx, name);
+      assertPresent(blobs, await tx.getRepositoryBlobs(repo.id, unique(blobs)), 'blob');
+      assertPresent(parsed.children, await tx.getRepositoryManifests(repo.id, unique(parsed.children)), 'manifest');
+      const id = await tx.putManifest({
+        repositoryId: repo.id,
+        digest,
+        mediaType: parsed.mediaType,
+        size: body.length,
+        body,
+        artifactType: parsed.artifactType,
+        subjectDigest: parsed.subject?.digest,
+        annotations: parsed.annotations,
+        blobDigests: blobs.map((d) => d.digest),
+        childDigests: parsed.children.map((d) => d.digest),
+      });
+      if ('tag' in ref) await tx.setTag(repo.id, ref.tag, id);
+    });
+    return { digest, subject: parsed.subject?.digest };
+  }
+
+  /** By digest: deletes the manifest and its tags. By tag: removes only the tag. */
+  async delete(name: RepoName, reference: string): Promise<void> {
+    const ref = parseReferenceForRead(reference);
+    const repo = await requireRepository(this.meta, name);
+    const deleted = await this.meta.transaction((tx) => ('tag' in ref ? tx.deleteTag(repo.id, ref.tag) : tx.deleteManifest(repo.id, ref.digest)));
+    if (!deleted) throw unknownManifest(name, reference);
+  }
+}
+
+/** On reads, a reference that is not a valid tag cannot name anything: it is unknown, not a bad manifest. */
+function parseReferenceForRead(reference: string): Reference {
+  if (isDigestLike(reference)) return { digest: parseDigest(reference).digest };
+  try {
+    return { tag: parseTag(reference) };
+  } catch {
+    throw new RegistryError('MANIFEST_UNKNOWN', `invalid tag ${reference.slice(0, 140)}: no manifest can have it`);
+  }
+}
+
+function assertPresent(wanted: Descriptor[], found: Map<string, number>, kind: 'blob' | 'manifest'): void {
+  for (const d of wanted) {
+    const size = found.get(d.digest);
+    if (size === undefined) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `${kind} ${d.digest} is referenced by the manifest but not in the repository; push it first`, {
+        digest: d.digest,
+      });
+    }
+    if (size !== d.size) {
+      throw new RegistryError('MANIFEST_INVALID', `${kind} ${d.digest} has size ${size}, but the manifest says ${d.size}`, { digest: d.digest });
+    }
+  }
+}
+
+function unique(descriptors: Descriptor[]): Digest[] {
+  return [...new Set(descriptors.map((d) => d.digest))];
+}
+
+function unknownManifest(name: RepoName, reference: string): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${name}`, { name, reference });
+}
+
+export function tooLarge(size: number): RegistryError {
+  return new RegistryError('MANIFEST_INVALID', `manifest of ${size} bytes exceeds the limit of ${MAX_MANIFEST_BYTES} bytes`, { limit: MAX_MANIFEST_BYTES }, { status: 413 });
+}

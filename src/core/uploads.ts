@@ -1,0 +1,229 @@
+import { randomUUID, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createDigester, digestOf, parseDigest, type Digest } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
+import type { RepoName } from '../oci/name.js';
+import type { BlobStore } from '../storage/blob/blob-store.js';
+import type { MetaStore, UploadRecord } from '../storage/meta/meta-store.js';
+import { HashingStream } from './hashing-stream.js';
+import { ensureRepository, requireRepository } from './repositories.js';
+
+export interface UploadStatus {
+  id: string;
+  /** Bytes received so far. */
+  size: number;
+}
+
+export interface Chunk {
+  body: Readable;
+  /** Declared by Content-Range (`start-end`, inclusive); absent for streamed PATCHes. */
+  range?: { start: number; end: number };
+  /** Declared by Content-Length; absent for chunked transfer encoding. */
+  length?: number;
+}
+
+export type MountResult = { mounted: true; digest: Digest } | { mounted: false; upload: UploadStatus };
+
+/**
+ * Blob upload sessions: create, append chunks, complete with a digest, cancel.
+ * Bytes are hashed while they are staged. The running digest is kept in memory
+ * per session; after a restart (or on another node) it is rebuilt from the
+ * staged bytes, so sessions survive restarts.
+ */
+export class Uploads {
+  private readonly digesters = new Map<string, { hash: Hash; size: number }>();
+  private readonly busy = new Set<string>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly store: BlobStore,
+  ) {}
+
+  async start(name: RepoName): Promise<UploadStatus> {
+    const repo = await ensureRepository(this.meta, name);
+    const id = randomUUID();
+    await this.store.createUpload(id);
+    await this.meta.createUpload({ id, repositoryId: repo.id, size: 0, createdAt: Date.now() });
+    this.digesters.set(id, { hash: createDigester(), size: 0 });
+    return { id, size: 0 };
+  }
+
+  async status(name: RepoName, id: string): Promise<UploadStatus> {
+    const upload = await this.load(name, id);
+    return { id, size: upload.size };
+  }
+
+  async append(name: RepoName, id: string, chunk: Chunk): Promise<UploadStatus> {
+    return this.exclusive(id, async () => {
+      const upload = await this.load(name, id);
+      const size = await this.write(upload, chunk);
+      return { id, size };
+    });
+  }
+
+  /** Finishes the upload with an optional last chunk; the bytes must hash to `digest`. */
+  async complete(name: RepoName, id: string, digestParam: string | undefined, chunk?: Chunk): Promise<Digest> {
+    if (!digestParam) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload');
+    const expected = parseDigest(digestParam);
+    return this.exclusive(id, async () => {
+      const upload = await this.load(name, id);
+      const size = chunk ? await this.write(upload, chunk) : upload.size;
+      const actual = await this.currentDigest(upload.id, size, expected.algorithm);
+      if (actual !== expected.digest) {
+        await this.discard(upload.id);
+        throw new RegistryError('DIGEST_INVALID', `uploaded content hashes to ${actual}, not ${expected.digest}; the upload was discarded`, {
+          expected: expected.digest,
+          actual,
+        });
+      }
+      await this.store.commitUpload(upload.id, expected.digest);
+      await this.meta.transaction(async (tx) => {
+        await tx.linkBlob(upload.repositoryId, expected.digest, size);
+        await tx.deleteUpload(upload.id);
+      });
+      this.digesters.delete(upload.id);
+      return expected.digest;
+    });
+  }
+
+  /** A single-request push (`POST ?digest=` with the blob as body). */
+  async monolithic(name: RepoName, digestParam: string, chunk: Chunk): Promise<Digest> {
+    parseDigest(digestParam); // fail before creating anything
+    const upload = await this.start(name);
+    try {
+      return await this.complete(name, upload.id, digestParam, chunk);
+    } catch (err) {
+      await this.discard(upload.id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async cancel(name: RepoName, id: string): Promise<void> {
+    await this.exclusive(id, async () => {
+      await this.load(name, id);
+      await this.discard(id);
+    });
+  }
+
+  /**
+   * Cross-repository mount: links a blob from `from` (or, without `from`, any
+   * repository) into `name`. Falls back to a new upload session when the blob
+   * cannot be mounted, as the spec asks.
+   */
+  async mount(name: RepoName, digest: Digest, from: RepoName | undefined): Promise<MountResult> {
+    let size: number | undefined;
+    if (from !== undefined) {
+      const source = await this.meta.getRepository(from);
+      size = source ? (await this.meta.getRepositoryBlob(source.id, digest))?.size : undefined;
+    } else {
+      size = (await this.meta.getBlob(digest))?.size;
+    }
+    if (size !== undefined && (await this.store.stat(digest))) {
+      const repo = await ensureRepository(this.meta, name);
+      await this.meta.linkBlob(repo.id, digest, size);
+      return { mounted: true, digest };
+    }
+    return { mounted: false, upload: await this.start(name) };
+  }
+
+  private async load(name: RepoName, id: string): Promise<UploadRecord> {
+    const unknown = new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id.slice(0, 64)} unknown to repository ${name}`);
+    if (!/^[a-f0-9-]{36}$/.test(id)) throw unknown;
+    const repo = await requireRepository(this.meta, name).catch(() => undefined);
+    const upload = await this.meta.getUpload(id);
+    if (!repo || !upload || upload.repositoryId !== repo.id) throw unknown;
+    return upload;
+  }
+
+  /** Appends one chunk at the session's offset, keeping digest, file and metadata in step. */
+  private async write(upload: UploadRecord, chunk: Chunk): Promise<number> {
+    const declared = declaredLength(chunk);
+    if (chunk.range && chunk.range.start !== upload.size) {
+      chunk.body.resume();
+      throw outOfOrder(upload.size, `chunk starts at ${chunk.range.start}, but ${upload.size} bytes have been received`);
+    }
+    const state = await this.digester(upload);
+    const before = state.hash.copy();
+    const hashing = new HashingStream(state.hash, declared);
+    // pipe() does not forward a source's failure (a client that hangs up mid-body): do it here.
+    const abort = (err?: Error) => {
+      if (!chunk.body.readableEnded) hashing.destroy(err ?? new Error('request body aborted'));
+    };
+    chunk.body.once('error', abort).once('close', abort);
+    try {
+      await this.store.writeUpload(upload.id, upload.size, chunk.body.pipe(hashing));
+    } catch (err) {
+      state.hash = before;
+      state.size = upload.size;
+      chunk.body.resume();
+      throw err;
+    }
+    const size = upload.size + hashing.bytes;
+    state.size = size;
+    await this.meta.setUploadSize(upload.id, size);
+    upload.size = size;
+    return size;
+  }
+
+  private async digester(upload: UploadRecord): Promise<{ hash: Hash; size: number }> {
+    const cached = this.digesters.get(upload.id);
+    if (cached && cached.size === upload.size) return cached;
+    const hash = createDigester();
+    await pipeline(this.store.readUpload(upload.id, upload.size), async function* (source) {
+      for await (const chunk of source) hash.update(chunk as Buffer);
+    });
+    const state = { hash, size: upload.size };
+    this.digesters.set(upload.id, state);
+    return state;
+  }
+
+  private async currentDigest(id: string, size: number, algorithm: 'sha256' | 'sha512'): Promise<Digest> {
+    if (algorithm === 'sha256') {
+      const state = this.digesters.get(id);
+      if (state && state.size === size) return digestOf('sha256', state.hash.copy());
+    }
+    const hash = createDigester(algorithm);
+    for await (const chunk of this.store.readUpload(id, size)) hash.update(chunk as Buffer);
+    return digestOf(algorithm, hash);
+  }
+
+  private async discard(id: string): Promise<void> {
+    this.digesters.delete(id);
+    await this.meta.deleteUpload(id);
+    await this.store.deleteUpload(id);
+  }
+
+  /** One request at a time per session: a second concurrent chunk is refused, not interleaved. */
+  private async exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
+    if (this.busy.has(id)) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload session; retry when it finishes');
+    }
+    this.busy.add(id);
+    try {
+      return await work();
+    } finally {
+      this.busy.delete(id);
+    }
+  }
+}
+
+function declaredLength(chunk: Chunk): number | undefined {
+  if (chunk.range) {
+    const fromRange = chunk.range.end - chunk.range.start + 1;
+    if (chunk.length !== undefined && chunk.length !== fromRange) {
+      chunk.body.resume();
+      throw new RegistryError('SIZE_INVALID', `Content-Length ${chunk.length} disagrees with Content-Range ${chunk.range.start}-${chunk.range.end}`);
+    }
+    return fromRange;
+  }
+  return chunk.length;
+}
+
+/** 416 with the session's current Range, so the client can resume from the right offset. */
+export function outOfOrder(size: number, message: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_INVALID', message, { received: size }, {
+    status: 416,
+    headers: { Range: `0-${Math.max(size - 1, 0)}` },
+  });
+}

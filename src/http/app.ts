@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from '../core/registry.js';
+import { registerDistributionRoutes } from './distribution/routes.js';
+import { errorBody, handleError } from './errors.js';
+import { registerHealthRoutes } from './health.js';
+
+export interface HttpOptions {
+  logger: Logger;
+  /** A connection idle this long is closed; a slow upload that keeps sending is never cut off. */
+  idleTimeoutMs: number;
+}
+
+export function buildApp(registry: Registry, options: HttpOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    genReqId: () => randomUUID(),
+    requestIdHeader: 'x-request-id',
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // No total deadline per request (a 10 GiB layer may take an hour); inactivity closes the socket instead.
+    requestTimeout: 0,
+    connectionTimeout: options.idleTimeoutMs,
+    routerOptions: { maxParamLength: 8192 },
+    clientErrorHandler: (err, socket) => {
+      // Malformed HTTP (e.g. headers over the size limit) never reaches a handler: answer in the spec's shape.
+      if (!socket.writable) return;
+      const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+      const status = tooLarge ? 431 : 400;
+      const body = JSON.stringify(errorBody(tooLarge ? 'SIZE_INVALID' : 'UNSUPPORTED', tooLarge ? 'request headers too large' : 'malformed HTTP request'));
+      socket.end(
+        `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
+  });
+
+  // Bodies are streams handled by the routes themselves, never parsed or buffered by the framework.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info(
+      {
+        method: req.method,
+        path: req.url.split('?', 1)[0],
+        status: reply.statusCode,
+        bytesIn: req.raw.socket ? Number(req.headers['content-length'] ?? 0) : 0,
+        bytesOut: Number(reply.getHeader('content-length') ?? 0),
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request',
+    );
+  });
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).type('application/json').send(errorBody('NOT_FOUND', `no such endpoint: ${req.method} ${req.url.split('?', 1)[0]!.slice(0, 200)}`));
+  });
+
+  registerHealthRoutes(app, registry);
+  registerDistributionRoutes(app, registry);
+  return app;
+}

@@ -1,0 +1,36 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from '../../core/registry.js';
+import { parseDigest } from '../../oci/digest.js';
+import type { RepoName } from '../../oci/name.js';
+import { byteRange } from './headers.js';
+
+/** GET/HEAD /v2/<name>/blobs/<digest>, with single byte ranges. */
+export async function getBlob(registry: Registry, name: RepoName, digestParam: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const { digest } = parseDigest(digestParam);
+  const blob = await registry.blobs.stat(name, digest);
+  const range = byteRange(req, blob.size);
+  reply.headers({
+    'content-type': 'application/octet-stream',
+    'docker-content-digest': digest,
+    etag: `"${digest}"`,
+    'accept-ranges': 'bytes',
+    // Content-addressed bytes never change.
+    'cache-control': 'max-age=31536000',
+  });
+  if (range) {
+    reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
+  }
+  const length = range ? range.end - range.start + 1 : blob.size;
+  reply.header('content-length', length);
+  if (req.method === 'HEAD' || length === 0) {
+    reply.send();
+    return;
+  }
+  reply.send(await registry.blobs.open(digest, range));
+}
+
+export async function deleteBlob(registry: Registry, name: RepoName, digestParam: string, reply: FastifyReply): Promise<void> {
+  const { digest } = parseDigest(digestParam);
+  await registry.blobs.delete(name, digest);
+  reply.code(202).header('content-length', 0).send();
+}

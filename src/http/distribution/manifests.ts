@@ -1,0 +1,41 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { MAX_MANIFEST_BYTES, tooLarge } from '../../core/manifests.js';
+import type { Registry } from '../../core/registry.js';
+import { RegistryError } from '../../oci/errors.js';
+import type { RepoName } from '../../oci/name.js';
+import { accepts, header, readSmallBody } from './headers.js';
+
+/** GET/HEAD /v2/<name>/manifests/<reference>. */
+export async function getManifest(registry: Registry, name: RepoName, reference: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const manifest = await registry.manifests.get(name, reference);
+  if (!accepts(req, manifest.mediaType)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is ${manifest.mediaType}, which the request's Accept header does not include`, {
+      mediaType: manifest.mediaType,
+    });
+  }
+  reply.headers({
+    'content-type': manifest.mediaType,
+    'docker-content-digest': manifest.digest,
+    etag: `"${manifest.digest}"`,
+    'content-length': manifest.size,
+  });
+  if (manifest.subjectDigest) reply.header('oci-subject', manifest.subjectDigest);
+  reply.send(req.method === 'HEAD' ? undefined : manifest.body);
+}
+
+export async function putManifest(registry: Registry, name: RepoName, reference: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const body = await readSmallBody(req, MAX_MANIFEST_BYTES, tooLarge);
+  const result = await registry.manifests.put(name, reference, body, header(req, 'content-type'));
+  reply.code(201).headers({
+    location: `/v2/${name}/manifests/${result.digest}`,
+    'docker-content-digest': result.digest,
+    'content-length': 0,
+  });
+  if (result.subject) reply.header('oci-subject', result.subject);
+  reply.send();
+}
+
+export async function deleteManifest(registry: Registry, name: RepoName, reference: string, reply: FastifyReply): Promise<void> {
+  await registry.manifests.delete(name, reference);
+  reply.code(202).header('content-length', 0).send();
+}

@@ -1,0 +1,272 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Digest } from '../../oci/digest.js';
+import type { RepoName } from '../../oci/name.js';
+import type {
+  ManifestRecord,
+  MetaStore,
+  NewManifest,
+  ReferrerRecord,
+  RepositoryRecord,
+  UploadRecord,
+} from './meta-store.js';
+import type { Database } from './schema.js';
+
+/**
+ * MetaStore over kysely, written once in portable SQL so every dialect
+ * (SQLite by default) shares it. Dialect-specific setup lives beside it.
+ */
+export class KyselyMetaStore implements MetaStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly onClose: () => Promise<void> = async () => db.destroy(),
+  ) {}
+
+  async transaction<T>(work: (tx: MetaStore) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return work(this);
+    return this.db.transaction().execute((trx: Transaction<Database>) => work(new KyselyMetaStore(trx, async () => {})));
+  }
+
+  async getRepository(name: RepoName): Promise<RepositoryRecord | undefined> {
+    const row = await this.db
+      .selectFrom('repositories as r')
+      .innerJoin('registries as g', 'g.id', 'r.registry_id')
+      .select(['r.id', 'r.name', 'g.name as registry'])
+      .where('r.name', '=', name)
+      .executeTakeFirst();
+    return row ? { id: Number(row.id), name: row.name as RepoName, registry: row.registry } : undefined;
+  }
+
+  async ensureRepository(name: RepoName, registry: string): Promise<RepositoryRecord> {
+    const existing = await this.getRepository(name);
+    if (existing) return existing;
+    const now = Date.now();
+    await this.db.insertInto('registries').values({ name: registry, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    const reg = await this.db.selectFrom('registries').select('id').where('name', '=', registry).executeTakeFirstOrThrow();
+    await this.db
+      .insertInto('repositories')
+      .values({ registry_id: reg.id, name, created_at: now })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const created = await this.getRepository(name);
+    if (!created) throw new Error(`repository ${name} vanished after insert`);
+    return created;
+  }
+
+  async listRepositories(limit: number, last?: string): Promise<string[]> {
+    let q = this.db.selectFrom('repositories').select('name').orderBy('name').limit(limit);
+    if (last !== undefined) q = q.where('name', '>', last);
+    return (await q.execute()).map((r) => r.name);
+  }
+
+  async linkBlob(repositoryId: number, digest: Digest, size: number): Promise<void> {
+    const now = Date.now();
+    await this.db.insertInto('blobs').values({ digest, size, created_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+    await this.db
+      .insertInto('repository_blobs')
+      .values({ repository_id: repositoryId, digest, created_at: now })
+      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+      .execute();
+  }
+
+  async getRepositoryBlob(repositoryId: number, digest: Digest): Promise<{ size: number } | undefined> {
+    const row = await this.db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select('b.size')
+      .where('rb.repository_id', '=', repositoryId)
+      .where('rb.digest', '=', digest)
+      .executeTakeFirst();
+    return row ? { size: Number(row.size) } : undefined;
+  }
+
+  async getBlob(digest: Digest): Promise<{ size: number } | undefined> {
+    const row = await this.db.selectFrom('blobs').select('size').where('digest', '=', digest).executeTakeFirst();
+    return row ? { size: Number(row.size) } : undefined;
+  }
+
+  async getRepositoryBlobs(repositoryId: number, digests: Digest[]): Promise<Map<string, number>> {
+    if (digests.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select(['b.digest', 'b.size'])
+      .where('rb.repository_id', '=', repositoryId)
+      .where('rb.digest', 'in', digests)
+      .execute();
+    return new Map(rows.map((r) => [r.digest, Number(r.size)]));
+  }
+
+  async unlinkBlob(repositoryId: number, digest: Digest): Promise<boolean> {
+    const res = await this.db.deleteFrom('repository_blobs').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  async createUpload(upload: UploadRecord): Promise<void> {
+    await this.db
+      .insertInto('uploads')
+      .values({ id: upload.id, repository_id: upload.repositoryId, size: upload.size, created_at: upload.createdAt, updated_at: upload.createdAt })
+      .execute();
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | undefined> {
+    const row = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? { id: row.id, repositoryId: Number(row.repository_id), size: Number(row.size), createdAt: Number(row.created_at) } : undefined;
+  }
+
+  async setUploadSize(id: string, size: number): Promise<void> {
+    await this.db.updateTable('uploads').set({ size, updated_at: Date.now() }).where('id', '=', id).execute();
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await this.db.deleteFrom('uploads').where('id', '=', id).execute();
+  }
+
+  async getManifestByDigest(repositoryId: number, digest: Digest): Promise<ManifestRecord | undefined> {
+    const row = await this.db
+      .selectFrom('manifests')
+      .select(['id', 'digest', 'media_type', 'size', 'body', 'artifact_type', 'subject_digest'])
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row ? toManifest(row) : undefined;
+  }
+
+  async getManifestByTag(repositoryId: number, tag: string): Promise<ManifestRecord | undefined> {
+    const row = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('manifests as m', 'm.id', 't.manifest_id')
+      .select(['m.id', 'm.digest', 'm.media_type', 'm.size', 'm.body', 'm.artifact_type', 'm.subject_digest'])
+      .where('t.repository_id', '=', repositoryId)
+      .where('t.name', '=', tag)
+      .executeTakeFirst();
+    return row ? toManifest(row) : undefined;
+  }
+
+  async getRepositoryManifests(repositoryId: number, digests: Digest[]): Promise<Map<string, number>> {
+    if (digests.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('manifests')
+      .select(['digest', 'size'])
+      .where('repository_id', '=', repositoryId)
+      .where('digest', 'in', digests)
+      .execute();
+    return new Map(rows.map((r) => [r.digest, Number(r.size)]));
+  }
+
+  async putManifest(m: NewManifest): Promise<number> {
+    const existing = await this.db
+      .selectFrom('manifests')
+      .select('id')
+      .where('repository_id', '=', m.repositoryId)
+      .where('digest', '=', m.digest)
+      .executeTakeFirst();
+    if (existing) return Number(existing.id);
+    const inserted = await this.db
+      .insertInto('manifests')
+      .values({
+        repository_id: m.repositoryId,
+        digest: m.digest,
+        media_type: m.mediaType,
+        artifact_type: m.artifactType ?? null,
+        size: m.size,
+        body: m.body,
+        subject_digest: m.subjectDigest ?? null,
+        annotations: m.annotations ? JSON.stringify(m.annotations) : null,
+        created_at: Date.now(),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const id = Number(inserted.id);
+    const refs = [
+      ...new Set(m.blobDigests.map((d) => `blob ${d}`)),
+      ...new Set(m.childDigests.map((d) => `manifest ${d}`)),
+    ].map((key) => {
+      const [kind, digest] = key.split(' ') as [string, string];
+      return { manifest_id: id, kind, digest };
+    });
+    if (refs.length > 0) await this.db.insertInto('manifest_references').values(refs).execute();
+    return id;
+  }
+
+  async deleteManifest(repositoryId: number, digest: Digest): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('manifests')
+      .select('id')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    if (!row) return false;
+    // Explicit child deletes keep this correct on dialects without ON DELETE CASCADE enforcement.
+    await this.db.deleteFrom('tags').where('manifest_id', '=', row.id).execute();
+    await this.db.deleteFrom('manifest_references').where('manifest_id', '=', row.id).execute();
+    await this.db.deleteFrom('manifests').where('id', '=', row.id).execute();
+    return true;
+  }
+
+  async setTag(repositoryId: number, tag: string, manifestId: number): Promise<void> {
+    const now = Date.now();
+    await this.db
+      .insertInto('tags')
+      .values({ repository_id: repositoryId, name: tag, manifest_id: manifestId, updated_at: now })
+      .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: manifestId, updated_at: now }))
+      .execute();
+  }
+
+  async deleteTag(repositoryId: number, tag: string): Promise<boolean> {
+    const res = await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  async listTags(repositoryId: number, limit: number, last?: string): Promise<string[]> {
+    let q = this.db.selectFrom('tags').select('name').where('repository_id', '=', repositoryId).orderBy('name').limit(limit);
+    if (last !== undefined) q = q.where('name', '>', last);
+    return (await q.execute()).map((r) => r.name);
+  }
+
+  async listReferrers(repositoryId: number, subject: Digest, artifactType?: string): Promise<ReferrerRecord[]> {
+    let q = this.db
+      .selectFrom('manifests')
+      .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+      .where('repository_id', '=', repositoryId)
+      .where('subject_digest', '=', subject)
+      .orderBy('created_at')
+      .orderBy('digest');
+    if (artifactType !== undefined) q = q.where('artifact_type', '=', artifactType);
+    const rows = await q.execute();
+    return rows.map((r) => ({
+      digest: r.digest as Digest,
+      mediaType: r.media_type,
+      size: Number(r.size),
+      artifactType: r.artifact_type,
+      annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : null,
+    }));
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+  }
+}
+
+function toManifest(row: {
+  id: number;
+  digest: string;
+  media_type: string;
+  size: number;
+  body: Buffer;
+  artifact_type: string | null;
+  subject_digest: string | null;
+}): ManifestRecord {
+  return {
+    id: Number(row.id),
+    digest: row.digest as Digest,
+    mediaType: row.media_type,
+    size: Number(row.size),
+    body: row.body,
+    artifactType: row.artifact_type,
+    subjectDigest: row.subject_digest as Digest | null,
+  };
+}

@@ -1,0 +1,31 @@
+import Sqlite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { KyselyMetaStore } from '../kysely-meta-store.js';
+import { migrationProvider } from '../migrations/index.js';
+import type { Database } from '../schema.js';
+
+export interface SqliteOptions {
+  path: string;
+  /** FULL fsyncs the WAL on every commit: an acknowledged push survives power loss, not only a crash. */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+/** Opens the embedded metadata store (WAL mode) and brings its schema up to date. */
+export async function openSqliteMetaStore(options: SqliteOptions): Promise<KyselyMetaStore> {
+  mkdirSync(dirname(options.path), { recursive: true });
+  const database = new Sqlite(options.path);
+  database.pragma('journal_mode = WAL');
+  database.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`metadata migration ${failed} failed: ${(error as Error).message}`);
+  }
+  return new KyselyMetaStore(db);
+}
