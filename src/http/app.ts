@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../core/registry.js';
 import { registerDistributionRoutes } from './distribution/routes.js';
@@ -15,7 +15,8 @@ export interface HttpOptions {
 export function buildApp(registry: Registry, options: HttpOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One log line per request, written by our onResponse hook, instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     requestIdHeader: 'x-request-id',
     exposeHeadRoutes: false,
@@ -41,8 +42,12 @@ export function buildApp(registry: Registry, options: HttpOptions): FastifyInsta
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
+  // Wire bytes (headers included) per request, from the socket's counters: works for streamed and chunked bodies alike.
+  const socketBytesAtStart = new WeakMap<object, { read: number; written: number }>();
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    const socket = req.raw.socket;
+    socketBytesAtStart.set(req, { read: socket?.bytesRead ?? 0, written: socket?.bytesWritten ?? 0 });
   });
   app.addHook('onResponse', async (req, reply) => {
     req.log.info(
@@ -50,8 +55,8 @@ export function buildApp(registry: Registry, options: HttpOptions): FastifyInsta
         method: req.method,
         path: req.url.split('?', 1)[0],
         status: reply.statusCode,
-        bytesIn: req.raw.socket ? Number(req.headers['content-length'] ?? 0) : 0,
-        bytesOut: Number(reply.getHeader('content-length') ?? 0),
+        bytesIn: (req.raw.socket?.bytesRead ?? 0) - (socketBytesAtStart.get(req)?.read ?? 0),
+        bytesOut: (req.raw.socket?.bytesWritten ?? 0) - (socketBytesAtStart.get(req)?.written ?? 0),
         durationMs: Math.round(reply.elapsedTime * 10) / 10,
       },
       'request',

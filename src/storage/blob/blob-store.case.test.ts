@@ -1,0 +1,108 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { digestBytes } from '../../oci/digest.js';
+import type { BlobStore } from './blob-store.js';
+
+export interface BlobStoreFixture {
+  store: BlobStore;
+  /** Staged uploads still held by the store: must be empty after commit or delete (leak check). */
+  stagedUploads(): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+async function text(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const p of stream) parts.push(p as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** The one suite every BlobStore implementation must pass. */
+export function describeBlobStore(name: string, create: () => Promise<BlobStoreFixture>): void {
+  describe(`BlobStore: ${name}`, () => {
+    const withStore = (test: (f: BlobStoreFixture) => Promise<void>) => async () => {
+      const f = await create();
+      try {
+        await test(f);
+      } finally {
+        await f.cleanup();
+      }
+    };
+
+    it('stages in pieces, commits under the digest, and reads whole and ranged', withStore(async ({ store, stagedUploads }) => {
+      const bytes = randomBytes(300_000);
+      const id = randomUUID();
+      await store.createUpload(id);
+      expect(await store.writeUpload(id, 0, Readable.from([bytes.subarray(0, 100_000)]))).toBe(100_000);
+      expect(await store.writeUpload(id, 100_000, Readable.from([bytes.subarray(100_000)]))).toBe(200_000);
+      expect(await store.uploadSize(id)).toBe(300_000);
+      expect(await text(store.readUpload(id, 300_000))).toEqual(bytes);
+      const digest = digestBytes(bytes);
+      await store.commitUpload(id, digest);
+      expect(await store.stat(digest)).toEqual({ size: 300_000 });
+      expect(await text(await store.read(digest))).toEqual(bytes);
+      expect(await text(await store.read(digest, { start: 10, end: 19 }))).toEqual(bytes.subarray(10, 20));
+      expect(await stagedUploads()).toEqual([]);
+    }));
+
+    it('rewrites from an offset, discarding what followed it', withStore(async ({ store }) => {
+      const id = randomUUID();
+      await store.createUpload(id);
+      await store.writeUpload(id, 0, Readable.from([Buffer.from('abcdef')]));
+      await store.writeUpload(id, 3, Readable.from([Buffer.from('XY')]));
+      expect((await text(store.readUpload(id, 5))).toString()).toBe('abcXY');
+      expect(await store.uploadSize(id)).toBe(5);
+      await store.deleteUpload(id);
+    }));
+
+    it('leaves the staging area at the old offset when the source fails', withStore(async ({ store }) => {
+      const id = randomUUID();
+      await store.createUpload(id);
+      await store.writeUpload(id, 0, Readable.from([Buffer.from('keep')]));
+      const failing = new Readable({
+        read() {
+          this.push(Buffer.from('partial'));
+          this.destroy(new Error('client went away'));
+        },
+      });
+      await expect(store.writeUpload(id, 4, failing)).rejects.toThrow('client went away');
+      expect(await store.uploadSize(id)).toBe(4);
+      await store.deleteUpload(id);
+    }));
+
+    it('stores identical content once when committed twice', withStore(async ({ store, stagedUploads }) => {
+      const bytes = Buffer.from('same bytes');
+      const digest = digestBytes(bytes);
+      for (let i = 0; i < 2; i++) {
+        const id = randomUUID();
+        await store.createUpload(id);
+        await store.writeUpload(id, 0, Readable.from([bytes]));
+        await store.commitUpload(id, digest);
+      }
+      expect(await store.stat(digest)).toEqual({ size: bytes.length });
+      expect(await stagedUploads()).toEqual([]);
+    }));
+
+    it('reports missing blobs and uploads as absent, and deletes', withStore(async ({ store, stagedUploads }) => {
+      const digest = digestBytes(Buffer.from('never stored'));
+      expect(await store.stat(digest)).toBeUndefined();
+      await expect(store.read(digest)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await store.uploadSize(randomUUID())).toBeUndefined();
+      const id = randomUUID();
+      await store.createUpload(id);
+      await store.writeUpload(id, 0, Readable.from([Buffer.from('x')]));
+      const d = digestBytes(Buffer.from('x'));
+      await store.commitUpload(id, d);
+      await store.delete(d);
+      expect(await store.stat(d)).toBeUndefined();
+      const dropped = randomUUID();
+      await store.createUpload(dropped);
+      await store.deleteUpload(dropped);
+      expect(await stagedUploads()).toEqual([]);
+    }));
+
+    it('answers ping', withStore(async ({ store }) => {
+      await store.ping();
+    }));
+  });
+}

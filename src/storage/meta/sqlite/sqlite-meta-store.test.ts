@@ -1,0 +1,30 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { describeMetaStore } from '../meta-store.case.test.js';
+import { openSqliteMetaStore } from './open-sqlite.js';
+
+describeMetaStore('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
+  const meta = await openSqliteMetaStore({ path: join(dir, 'metadata.db') });
+  return {
+    meta,
+    cleanup: async () => {
+      await meta.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+it('sqlite: reopening an existing database keeps its data and does not re-run migrations', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
+  const path = join(dir, 'metadata.db');
+  const first = await openSqliteMetaStore({ path });
+  await first.ensureRepository('kept' as never, 'library');
+  await first.close();
+  const second = await openSqliteMetaStore({ path });
+  expect(await second.listRepositories(10)).toEqual(['kept']);
+  await second.close();
+  await rm(dir, { recursive: true, force: true });
+});
