@@ -20,10 +20,10 @@ export class Blobs {
 
   /** Size of a blob in a repository; BLOB_UNKNOWN when the repository does not hold it. */
   async stat(name: RepoName, digest: Digest): Promise<BlobInfo> {
-    const repo = await requireRepository(this.meta, name);
-    const blob = await this.meta.getRepositoryBlob(repo.id, digest);
-    if (!blob) throw unknownBlob(digest);
-    return { digest, size: blob.size };
+    const blob = await this.meta.findRepositoryBlob(name, digest);
+    if (blob) return { digest, size: blob.size };
+    await requireRepository(this.meta, name);
+    throw unknownBlob(digest);
   }
 
   async open(digest: Digest, range?: ByteRange): Promise<Readable> {

@@ -25,11 +25,10 @@ export class Manifests {
   constructor(private readonly meta: MetaStore) {}
 
   async get(name: RepoName, reference: string): Promise<ManifestRecord> {
-    const ref = parseReferenceForRead(reference);
-    const repo = await requireRepository(this.meta, name);
-    const manifest = 'tag' in ref ? await this.meta.getManifestByTag(repo.id, ref.tag) : await this.meta.getManifestByDigest(repo.id, ref.digest);
-    if (!manifest) throw unknownManifest(name, reference);
-    return manifest;
+    const manifest = await this.meta.findManifest(name, parseReferenceForRead(reference));
+    if (manifest) return manifest;
+    await requireRepository(this.meta, name); // NAME_UNKNOWN rather than MANIFEST_UNKNOWN when the repository is missing
+    throw unknownManifest(name, reference);
   }
 
   /**

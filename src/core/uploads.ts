@@ -133,6 +133,15 @@ export class Uploads {
     const repo = await requireRepository(this.meta, name).catch(() => undefined);
     const upload = await this.meta.getUpload(id);
     if (!repo || !upload || upload.repositoryId !== repo.id) throw unknown;
+    if (!this.digesters.has(id)) {
+      // First use since a restart: a crash between committing the blob and
+      // forgetting the session can leave a record whose staged bytes are gone.
+      const staged = await this.store.uploadSize(id);
+      if (staged === undefined || staged < upload.size) {
+        await this.meta.deleteUpload(id);
+        throw unknown;
+      }
+    }
     return upload;
   }
 

@@ -1,4 +1,5 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Compilable, type Kysely, type Transaction } from 'kysely';
+import { isDeepStrictEqual } from 'node:util';
 import type { Digest } from '../../oci/digest.js';
 import type { RepoName } from '../../oci/name.js';
 import type {
@@ -19,11 +20,67 @@ export class KyselyMetaStore implements MetaStore {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly onClose: () => Promise<void> = async () => db.destroy(),
+    /** SQL of the hot queries, compiled once per store (shared with its transactions). */
+    private readonly compiled = new Map<string, string>(),
   ) {}
 
   async transaction<T>(work: (tx: MetaStore) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return work(this);
-    return this.db.transaction().execute((trx: Transaction<Database>) => work(new KyselyMetaStore(trx, async () => {})));
+    return this.db.transaction().execute((trx: Transaction<Database>) => work(new KyselyMetaStore(trx, async () => {}, this.compiled)));
+  }
+
+  /**
+   * Runs a query whose shape never changes, compiling it only the first time:
+   * building and compiling with kysely costs more than SQLite's answer on the
+   * read paths that serve every pull. `params` must be the query's parameters
+   * in the order they appear; the first compile checks that.
+   */
+  private async precompiled<R>(key: string, params: unknown[], build: () => Compilable<R>): Promise<R[]> {
+    let text = this.compiled.get(key);
+    if (text === undefined) {
+      const query = build().compile();
+      if (!isDeepStrictEqual([...query.parameters], params)) throw new Error(`precompiled query ${key}: parameter order differs`);
+      text = query.sql;
+      this.compiled.set(key, text);
+    }
+    return (await this.db.executeQuery<R>(CompiledQuery.raw(text, params))).rows;
+  }
+
+  async findManifest(name: RepoName, reference: { tag: string } | { digest: Digest }): Promise<ManifestRecord | undefined> {
+    const columns = ['m.id', 'm.digest', 'm.media_type', 'm.size', 'm.body', 'm.artifact_type', 'm.subject_digest'] as const;
+    const rows =
+      'tag' in reference
+        ? await this.precompiled('findManifestByTag', [name, reference.tag], () =>
+            this.db
+              .selectFrom('repositories as r')
+              .innerJoin('tags as t', 't.repository_id', 'r.id')
+              .innerJoin('manifests as m', 'm.id', 't.manifest_id')
+              .select(columns)
+              .where('r.name', '=', name)
+              .where('t.name', '=', reference.tag),
+          )
+        : await this.precompiled('findManifestByDigest', [name, reference.digest], () =>
+            this.db
+              .selectFrom('repositories as r')
+              .innerJoin('manifests as m', 'm.repository_id', 'r.id')
+              .select(columns)
+              .where('r.name', '=', name)
+              .where('m.digest', '=', reference.digest),
+          );
+    return rows[0] ? toManifest(rows[0]) : undefined;
+  }
+
+  async findRepositoryBlob(name: RepoName, digest: Digest): Promise<{ size: number } | undefined> {
+    const rows = await this.precompiled('findRepositoryBlob', [name, digest], () =>
+      this.db
+        .selectFrom('repositories as r')
+        .innerJoin('repository_blobs as rb', 'rb.repository_id', 'r.id')
+        .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+        .select('b.size')
+        .where('r.name', '=', name)
+        .where('rb.digest', '=', digest),
+    );
+    return rows[0] ? { size: Number(rows[0].size) } : undefined;
   }
 
   async getRepository(name: RepoName): Promise<RepositoryRecord | undefined> {

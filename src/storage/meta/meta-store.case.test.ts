@@ -54,6 +54,8 @@ export function describeMetaStore(name: string, create: () => Promise<MetaStoreF
       await meta.linkBlob(r1.id, d('x'), 1);
       expect(await meta.getRepositoryBlob(r1.id, d('x'))).toEqual({ size: 1 });
       expect(await meta.getRepositoryBlob(r2.id, d('x'))).toBeUndefined();
+      expect(await meta.findRepositoryBlob(parseRepoName('r1'), d('x'))).toEqual({ size: 1 });
+      expect(await meta.findRepositoryBlob(parseRepoName('r2'), d('x'))).toBeUndefined();
       expect(await meta.getBlob(d('x'))).toEqual({ size: 1 });
       expect([...(await meta.getRepositoryBlobs(r1.id, [d('x'), d('y')])).entries()]).toEqual([[d('x'), 1]]);
       expect(await meta.unlinkBlob(r1.id, d('x'))).toBe(true);
@@ -77,6 +79,10 @@ export function describeMetaStore(name: string, create: () => Promise<MetaStoreF
       const id2 = await meta.putManifest(manifest(r.id, 'two'));
       await meta.setTag(r.id, 'latest', id1);
       expect((await meta.getManifestByTag(r.id, 'latest'))?.digest).toBe(d('one'));
+      expect((await meta.findManifest(parseRepoName('m'), { tag: 'latest' }))?.body.toString()).toBe('one');
+      expect((await meta.findManifest(parseRepoName('m'), { digest: d('two') }))?.id).toBe(id2);
+      expect(await meta.findManifest(parseRepoName('other'), { tag: 'latest' })).toBeUndefined();
+      expect(await meta.findManifest(parseRepoName('m'), { tag: 'nope' })).toBeUndefined();
       await meta.setTag(r.id, 'latest', id2);
       expect((await meta.getManifestByTag(r.id, 'latest'))?.body.toString()).toBe('two');
       await meta.setTag(r.id, 'b', id2);

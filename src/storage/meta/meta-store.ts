@@ -75,6 +75,10 @@ export interface MetaStore {
   setUploadSize(id: string, size: number): Promise<void>;
   deleteUpload(id: string): Promise<void>;
 
+  /** The hot read path: one query from repository name and tag or digest to the manifest. */
+  findManifest(name: RepoName, reference: { tag: string } | { digest: Digest }): Promise<ManifestRecord | undefined>;
+  /** The hot read path for blob HEAD/GET: one query from repository name and digest to the blob's size. */
+  findRepositoryBlob(name: RepoName, digest: Digest): Promise<{ size: number } | undefined>;
   getManifestByDigest(repositoryId: number, digest: Digest): Promise<ManifestRecord | undefined>;
   getManifestByTag(repositoryId: number, tag: string): Promise<ManifestRecord | undefined>;
   /** Sizes of those of `digests` stored as manifests in the repository. */

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { KyselyMetaStore } from '../kysely-meta-store.js';
 import { migrationProvider } from '../migrations/index.js';
 import type { Database } from '../schema.js';
+import { withStatementCache } from './statement-cache.js';
 
 export interface SqliteOptions {
   path: string;
@@ -20,7 +21,7 @@ export async function openSqliteMetaStore(options: SqliteOptions): Promise<Kysel
   database.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
     await db.destroy();
