@@ -6,7 +6,7 @@
  * must give back unchanged.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
@@ -97,7 +97,7 @@ export async function tarOf(entries: FileEntry[]): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const done = (async () => {
-    for await (const chunk of pack) chunks.push(chunk);
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
   })();
   for (const e of entries) {
     const type = e.type ?? 'file';
@@ -253,4 +253,18 @@ export function layoutRef(dir: string, tag: string): Descriptor {
   const found = index.manifests.find((m) => m.annotations?.[REF_NAME] === tag);
   if (!found) throw new Error(`no ${tag} in ${dir}/index.json`);
   return found;
+}
+
+/** The layout as a tar archive, as `ctr images import` reads it. */
+export async function layoutTar(dir: string): Promise<Buffer> {
+  const entries: FileEntry[] = [
+    { name: 'oci-layout', content: readFileSync(join(dir, 'oci-layout')) },
+    { name: 'index.json', content: readFileSync(join(dir, 'index.json')) },
+    { name: 'blobs/', type: 'directory' },
+    { name: 'blobs/sha256/', type: 'directory' },
+  ];
+  for (const f of readdirSync(join(dir, 'blobs', 'sha256')).sort()) {
+    entries.push({ name: `blobs/sha256/${f}`, content: readFileSync(join(dir, 'blobs', 'sha256', f)) });
+  }
+  return tarOf(entries);
 }

@@ -70,18 +70,6 @@ function unsatisfiable(size: number): RegistryError {
   });
 }
 
-/** Whether the client's Accept header admits `mediaType` (no header admits everything). */
-export function accepts(req: FastifyRequest, mediaType: string): boolean {
-  const raw = req.headers.accept;
-  if (raw === undefined) return true;
-  const types = (Array.isArray(raw) ? raw.join(',') : raw)
-    .split(',')
-    .map((t) => t.split(';')[0]!.trim().toLowerCase())
-    .filter((t) => t !== '');
-  if (types.length === 0) return true;
-  return types.some((t) => t === mediaType || t === '*/*' || t === 'application/*');
-}
-
 /** Reads a small body (a manifest) with a hard limit, never past it. */
 export async function readSmallBody(req: FastifyRequest, limit: number, tooLarge: (size: number) => Error): Promise<Buffer> {
   const declared = contentLength(req);

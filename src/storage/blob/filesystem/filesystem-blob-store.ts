@@ -1,14 +1,16 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, truncate, writeFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Digest } from '../../../oci/digest.js';
 import type { BlobStore, ByteRange } from '../blob-store.js';
 
 const UPLOAD_ID = /^[a-f0-9-]{36}$/;
-/** Large reads keep syscalls few when streaming big layers. */
+/** Large reads and writes keep syscalls few when streaming big layers. */
 const READ_CHUNK = 1024 * 1024;
+const WRITE_BATCH = 1024 * 1024;
+/** Bytes written between background fdatasyncs of a staged upload. */
+const SYNC_EVERY = 32 * 1024 * 1024;
 
 /**
  * Blobs as files under `<root>/blobs/<alg>/<xx>/<hex>`, staged under
@@ -76,14 +78,49 @@ export class FilesystemBlobStore implements BlobStore {
   async writeUpload(uploadId: string, offset: number, source: Readable): Promise<number> {
     const path = this.uploadPath(uploadId);
     await truncate(path, offset);
-    const out = createWriteStream(path, { flags: 'r+', start: offset, highWaterMark: READ_CHUNK });
+    const handle = await open(path, 'r+');
+    let position = offset;
+    let inFlight: Promise<unknown> = Promise.resolve();
+    const syncs: Promise<void>[] = [];
     try {
-      await pipeline(source, out);
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      let unsynced = 0;
+      const flush = async () => {
+        // One write in flight while the next batch arrives: disk and network overlap.
+        await inFlight;
+        inFlight = handle.writev(batch, position);
+        inFlight.catch(() => undefined); // awaited at the next flush or below
+        position += batchBytes;
+        unsynced += batchBytes;
+        batch = [];
+        batchBytes = 0;
+        if (unsynced >= SYNC_EVERY) {
+          // Flush to disk as the upload goes, so the fsync at commit has only the tail left to write.
+          const written = inFlight;
+          const sync = written.then(() => handle.datasync());
+          sync.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
+          syncs.push(sync);
+          unsynced = 0;
+        }
+      };
+      for await (const chunk of source) {
+        batch.push(chunk as Buffer);
+        batchBytes += (chunk as Buffer).length;
+        if (batchBytes >= WRITE_BATCH) await flush();
+      }
+      if (batchBytes > 0) await flush();
+      await inFlight;
+      await Promise.all(syncs);
     } catch (err) {
+      // Let any write or sync still running settle (and fail quietly) before truncating.
+      await Promise.allSettled([inFlight, ...syncs]);
       await truncate(path, offset).catch(() => undefined);
       throw err;
+    } finally {
+      await handle.close();
     }
-    return out.bytesWritten;
+    return position - offset;
   }
 
   readUpload(uploadId: string, length: number): Readable {
