@@ -63,6 +63,16 @@ export function buildApp(registry: Registry, options: HttpOptions): FastifyInsta
     );
   });
 
+  // While shutting down, answers still in flight close their connection, so keep-alive
+  // clients do not hold the process open after their last response.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).type('application/json').send(errorBody('NOT_FOUND', `no such endpoint: ${req.method} ${req.url.split('?', 1)[0]!.slice(0, 200)}`));
