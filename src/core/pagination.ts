@@ -13,10 +13,10 @@ export interface PageRequest {
 export function parsePageRequest(n: string | undefined, last: string | undefined): PageRequest {
   let limit = DEFAULT_PAGE_SIZE;
   if (n !== undefined && n !== '') {
-    if (!/^\d{1,9}$/.test(n)) {
+    if (!/^\d+$/.test(n)) {
       throw new RegistryError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, got ${n.slice(0, 20)}`);
     }
-    limit = Math.min(Number(n), MAX_PAGE_SIZE);
+    limit = n.length > 9 ? MAX_PAGE_SIZE : Math.min(Number(n), MAX_PAGE_SIZE);
   }
   return { limit, last: last === '' ? undefined : last };
 }

@@ -155,6 +155,11 @@ export class Uploads {
     const state = await this.digester(upload);
     const before = state.hash.copy();
     const hashing = new HashingStream(state.hash, declared);
+    // The store may not start reading until after an await, and an error (a size
+    // mismatch, a client hanging up) can come first: keep it here, so it is never an
+    // unhandled 'error' event, and rethrow it below.
+    let failure: Error | undefined;
+    hashing.on('error', (err) => (failure ??= err));
     // pipe() does not forward a source's failure (a client that hangs up mid-body): do it here.
     const abort = (err?: Error) => {
       if (!chunk.body.readableEnded) hashing.destroy(err ?? new Error('request body aborted'));
@@ -162,11 +167,12 @@ export class Uploads {
     chunk.body.once('error', abort).once('close', abort);
     try {
       await this.store.writeUpload(upload.id, upload.size, chunk.body.pipe(hashing));
+      if (failure) throw failure;
     } catch (err) {
       state.hash = before;
       state.size = upload.size;
       chunk.body.resume();
-      throw err;
+      throw failure ?? err;
     }
     const size = upload.size + hashing.bytes;
     state.size = size;

@@ -75,6 +75,16 @@ export function buildApp(registry: Registry, options: HttpOptions): FastifyInsta
 
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?', 1)[0]!;
+    if (path === '/v2' || path.startsWith('/v2/')) {
+      // Every path under /v2/ is routed for the methods Berth knows, so only an unknown method lands here.
+      reply
+        .code(405)
+        .headers({ 'docker-distribution-api-version': 'registry/2.0', allow: 'GET, HEAD, PUT, POST, PATCH, DELETE' })
+        .type('application/json')
+        .send(errorBody('UNSUPPORTED', `method ${req.method.slice(0, 20)} is not supported`));
+      return;
+    }
     reply.code(404).type('application/json').send(errorBody('NOT_FOUND', `no such endpoint: ${req.method} ${req.url.split('?', 1)[0]!.slice(0, 200)}`));
   });
 

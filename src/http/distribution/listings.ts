@@ -30,7 +30,8 @@ export async function getReferrers(registry: Registry, name: RepoName, digestPar
   const artifactType = query(req, 'artifactType') || undefined;
   const index = await listReferrers(registry.meta, name, digest, artifactType);
   if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
-  reply.type(MediaType.OciIndex).send(JSON.stringify(index));
+  // Exactly this media type, no charset parameter (the spec says MUST); a Buffer keeps fastify from adding one.
+  reply.header('content-type', MediaType.OciIndex).send(Buffer.from(JSON.stringify(index)));
 }
 
 function linkNext(reply: FastifyReply, path: string, limit: number, page: Page): void {
