@@ -6,24 +6,42 @@ import type { Config } from './config/schema.js';
 import { Registry } from './core/registry.js';
 import { buildApp } from './http/app.js';
 import { FilesystemBlobStore } from './storage/blob/filesystem/filesystem-blob-store.js';
-import { openSqliteMetaStore } from './storage/meta/sqlite/open-sqlite.js';
+import { openSqliteStores } from './storage/meta/sqlite/open-sqlite.js';
+import { AccessControl } from './auth/access-control.js';
+import { ensureAdminUser } from './auth/bootstrap.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   registry: Registry;
+  access: AccessControl;
   /** The address actually bound (the port is real even when 0 was asked for). */
   address: { host: string; port: number };
   close(): Promise<void>;
 }
 
 /** The composition root: config → stores → services → HTTP. The only module that knows every concrete part. */
-export async function startServer(config: Config, logger: Logger = pino({ level: config.log.level })): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  logger: Logger = pino({ level: config.log.level }),
+  /** The first administrator's password (BERTH_ADMIN_PASSWORD), used only when there are no users yet. */
+  adminPassword: string | undefined = process.env.BERTH_ADMIN_PASSWORD,
+): Promise<RunningServer> {
   const dataDir = resolve(config.data);
   const blobStore = new FilesystemBlobStore(dataDir);
   await blobStore.init();
-  const meta = await openSqliteMetaStore({ path: join(dataDir, 'metadata.db'), synchronous: config.storage.sqlite.synchronous });
+  const stores = await openSqliteStores({ path: join(dataDir, 'metadata.db'), synchronous: config.storage.sqlite.synchronous });
+  const meta = stores.meta;
   const registry = new Registry(meta, blobStore);
-  const app = buildApp(registry, { logger, idleTimeoutMs: config.http.idleTimeoutSeconds * 1000 });
+  const access = await AccessControl.create(
+    { ...config.auth, dataDir, autoCreateRegistries: config.registries.autoCreate },
+    stores.access,
+    logger,
+  );
+  await ensureAdminUser(stores.access, access.audit, logger, adminPassword);
+  if (!config.auth.enabled) {
+    logger.warn('access control is DISABLED (auth.enabled: false): anyone who can reach this port can push, pull and delete');
+  }
+  const app = buildApp(registry, access, { logger, idleTimeoutMs: config.http.idleTimeoutSeconds * 1000 });
 
   const { host, port } = splitListen(config.listen);
   try {
@@ -42,5 +60,5 @@ export async function startServer(config: Config, logger: Logger = pino({ level:
       await app.close();
       await meta.close();
     })());
-  return { app, registry, address, close };
+  return { app, registry, access, address, close };
 }

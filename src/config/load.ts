@@ -57,8 +57,8 @@ function readConfigFile(file: string): Record<string, unknown> {
 }
 
 /** Every leaf setting with its environment variable: `http.idleTimeoutSeconds` ↔ BERTH_HTTP_IDLE_TIMEOUT_SECONDS. */
-export function environmentVariables(): { path: string[]; variable: string; kind: 'number' | 'string' }[] {
-  const out: { path: string[]; variable: string; kind: 'number' | 'string' }[] = [];
+export function environmentVariables(): { path: string[]; variable: string; kind: 'number' | 'string' | 'boolean' }[] {
+  const out: { path: string[]; variable: string; kind: 'number' | 'string' | 'boolean' }[] = [];
   const walk = (schema: z.ZodTypeAny, path: string[]) => {
     const inner = unwrap(schema);
     if (inner instanceof z.ZodObject) {
@@ -66,7 +66,7 @@ export function environmentVariables(): { path: string[]; variable: string; kind
       return;
     }
     const variable = 'BERTH_' + path.map((p) => p.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
-    out.push({ path, variable, kind: inner instanceof z.ZodNumber ? 'number' : 'string' });
+    out.push({ path, variable, kind: inner instanceof z.ZodNumber ? 'number' : inner instanceof z.ZodBoolean ? 'boolean' : 'string' });
   };
   walk(configSchema, []);
   return out;
@@ -78,7 +78,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   for (const { path, variable, kind } of known) {
     const raw = env[variable];
     if (raw === undefined) continue;
-    setPath(result, path, kind === 'number' && /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw);
+    setPath(result, path, parseEnvValue(raw, kind));
   }
   const unknown = Object.keys(env).filter((k) => k.startsWith('BERTH_') && !known.some((v) => v.variable === k) && !IGNORED_ENV.has(k));
   if (unknown.length > 0) {
@@ -87,8 +87,15 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return result;
 }
 
+function parseEnvValue(raw: string, kind: 'number' | 'string' | 'boolean'): unknown {
+  const v = raw.trim();
+  if (kind === 'number' && /^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+  if (kind === 'boolean' && /^(true|false|1|0)$/i.test(v)) return /^(true|1)$/i.test(v);
+  return raw;
+}
+
 /** BERTH_* variables read elsewhere (not settings of the schema). */
-const IGNORED_ENV = new Set(['BERTH_CONFIG']);
+const IGNORED_ENV = new Set(['BERTH_CONFIG', 'BERTH_ADMIN_PASSWORD']);
 
 function unwrap(schema: z.ZodTypeAny): z.ZodTypeAny {
   let s = schema;

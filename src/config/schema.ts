@@ -26,6 +26,32 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    auth: z
+      .object({
+        enabled: z.boolean().default(true),
+        service: z.string().min(1).default('berth'),
+        issuer: z.string().min(1).default('berth'),
+        realm: z.string().url().optional(),
+        tokenTtlSeconds: z.number().int().min(30).max(3600).default(300),
+        refreshTokenTtlDays: z.number().int().min(1).max(365).default(30),
+        keyRotationDays: z.number().int().min(1).max(3650).default(90),
+        throttle: z
+          .object({
+            windowSeconds: z.number().int().min(1).default(900),
+            maxFailuresPerUser: z.number().int().min(1).default(10),
+            maxFailuresPerSource: z.number().int().min(1).default(50),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    registries: z
+      .object({
+        autoCreate: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
     storage: z
       .object({
         sqlite: z

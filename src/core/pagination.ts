@@ -35,3 +35,34 @@ export async function fetchPage(page: PageRequest, list: (limit: number, last?: 
   const items = rows.slice(0, page.limit);
   return { items, next: items[items.length - 1] };
 }
+
+/** Rows examined for one filtered page before it is returned short (with a `next` link so the client goes on). */
+const MAX_SCANNED_PER_PAGE = 20_000;
+
+/**
+ * Like fetchPage, keeping only items `visible` accepts: it reads on until the
+ * page is full, the listing ends, or the scan budget is spent.
+ */
+export async function fetchFilteredPage(
+  page: PageRequest,
+  list: (limit: number, last?: string) => Promise<string[]>,
+  visible: (item: string) => Promise<boolean>,
+): Promise<Page> {
+  if (page.limit === 0) return { items: [] };
+  const items: string[] = [];
+  let last = page.last;
+  let scanned = 0;
+  const batch = Math.max(page.limit + 1, 100);
+  for (;;) {
+    const rows = await list(batch, last);
+    for (const row of rows) {
+      scanned++;
+      last = row;
+      if (!(await visible(row))) continue;
+      if (items.length === page.limit) return { items, next: items[items.length - 1] };
+      items.push(row);
+    }
+    if (rows.length < batch) return { items };
+    if (scanned >= MAX_SCANNED_PER_PAGE) return { items, next: last };
+  }
+}

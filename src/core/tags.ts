@@ -1,6 +1,6 @@
 import type { RepoName } from '../oci/name.js';
 import type { MetaStore } from '../storage/meta/meta-store.js';
-import { fetchPage, type Page, type PageRequest } from './pagination.js';
+import { fetchFilteredPage, fetchPage, type Page, type PageRequest } from './pagination.js';
 import { requireRepository } from './repositories.js';
 
 /** A page of a repository's tags, in lexical order. */
@@ -9,7 +9,8 @@ export async function listTags(meta: MetaStore, name: RepoName, page: PageReques
   return fetchPage(page, (limit, last) => meta.listTags(repo.id, limit, last));
 }
 
-/** A page of all repository names, in lexical order. */
-export function listRepositories(meta: MetaStore, page: PageRequest): Promise<Page> {
-  return fetchPage(page, (limit, last) => meta.listRepositories(limit, last));
+/** A page of repository names in lexical order, optionally only those `visible` accepts. */
+export function listRepositories(meta: MetaStore, page: PageRequest, visible?: (name: RepoName) => Promise<boolean>): Promise<Page> {
+  const list = (limit: number, last?: string) => meta.listRepositories(limit, last);
+  return visible ? fetchFilteredPage(page, list, (name) => visible(name as RepoName)) : fetchPage(page, list);
 }

@@ -107,16 +107,16 @@ export class Uploads {
   }
 
   /**
-   * Cross-repository mount: links a blob from `from` (or, without `from`, any
-   * repository) into `name`. Falls back to a new upload session when the blob
-   * cannot be mounted, as the spec asks.
+   * Cross-repository mount: links a blob from `from` (or, when the caller may
+   * read everything, from any repository) into `name`. Falls back to a new
+   * upload session when the blob cannot be mounted, as the spec asks.
    */
-  async mount(name: RepoName, digest: Digest, from: RepoName | undefined): Promise<MountResult> {
+  async mount(name: RepoName, digest: Digest, source: { from: RepoName } | 'any-repository' | 'none'): Promise<MountResult> {
     let size: number | undefined;
-    if (from !== undefined) {
-      const source = await this.meta.getRepository(from);
-      size = source ? (await this.meta.getRepositoryBlob(source.id, digest))?.size : undefined;
-    } else {
+    if (typeof source === 'object') {
+      const repo = await this.meta.getRepository(source.from);
+      size = repo ? (await this.meta.getRepositoryBlob(repo.id, digest))?.size : undefined;
+    } else if (source === 'any-repository') {
       size = (await this.meta.getBlob(digest))?.size;
     }
     if (size !== undefined && (await this.store.stat(digest))) {

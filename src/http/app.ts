@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { AccessControl } from '../auth/access-control.js';
 import type { Registry } from '../core/registry.js';
 import { registerDistributionRoutes } from './distribution/routes.js';
 import { errorBody, handleError } from './errors.js';
 import { registerHealthRoutes } from './health.js';
+import { registerTokenRoutes } from './token/token-routes.js';
 
 export interface HttpOptions {
   logger: Logger;
@@ -12,7 +14,7 @@ export interface HttpOptions {
   idleTimeoutMs: number;
 }
 
-export function buildApp(registry: Registry, options: HttpOptions): FastifyInstance {
+export function buildApp(registry: Registry, access: AccessControl, options: HttpOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     // One log line per request, written by our onResponse hook, instead of fastify's two.
@@ -89,6 +91,7 @@ export function buildApp(registry: Registry, options: HttpOptions): FastifyInsta
   });
 
   registerHealthRoutes(app, registry);
-  registerDistributionRoutes(app, registry);
+  registerTokenRoutes(app, access);
+  registerDistributionRoutes(app, registry, access);
   return app;
 }

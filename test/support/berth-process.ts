@@ -29,6 +29,11 @@ export interface StartOptions {
   port?: number;
   env?: Record<string, string>;
   args?: string[];
+  /**
+   * Access control on (the product's default) with this admin password. Without it the
+   * server runs with auth.enabled=false, for suites about the protocol rather than access.
+   */
+  adminPassword?: string;
 }
 
 export function tempDir(prefix = 'berth-test-'): string {
@@ -44,7 +49,15 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
   const child = spawn(
     process.execPath,
     [BERTH_BIN, 'serve', '--listen', `127.0.0.1:${options.port ?? 0}`, '--data', dataDir, ...(options.args ?? [])],
-    { env: { ...process.env, BERTH_LOG_LEVEL: 'info', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: {
+        ...process.env,
+        BERTH_LOG_LEVEL: 'info',
+        ...(options.adminPassword === undefined ? { BERTH_AUTH_ENABLED: 'false' } : { BERTH_ADMIN_PASSWORD: options.adminPassword }),
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));

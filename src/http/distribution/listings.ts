@@ -17,9 +17,9 @@ export async function getTags(registry: Registry, name: RepoName, req: FastifyRe
 }
 
 /** GET /v2/_catalog?n=&last= */
-export async function getCatalog(registry: Registry, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function getCatalog(registry: Registry, req: FastifyRequest, reply: FastifyReply, visible?: (name: RepoName) => Promise<boolean>): Promise<void> {
   const request = parsePageRequest(query(req, 'n'), query(req, 'last'));
-  const page = await listRepositories(registry.meta, request);
+  const page = await listRepositories(registry.meta, request, visible);
   linkNext(reply, '/v2/_catalog', request.limit, page);
   reply.type('application/json').send({ repositories: page.items });
 }

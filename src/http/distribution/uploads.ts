@@ -5,15 +5,21 @@ import { parseDigest, type Digest } from '../../oci/digest.js';
 import { parseRepoName, type RepoName } from '../../oci/name.js';
 import { contentLength, hasBody, query, uploadContentRange } from './headers.js';
 
+/**
+ * Where a mount may take a blob from: `from` only if the caller may pull it;
+ * without `from`, any repository only for a caller who may read everything.
+ */
+export type MountSourcePolicy = (from: RepoName | undefined) => Promise<{ from: RepoName } | 'any-repository' | 'none'>;
+
 /** POST /v2/<name>/blobs/uploads/: a mount, a monolithic push, or a new session. */
-export async function startUpload(registry: Registry, name: RepoName, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function startUpload(registry: Registry, name: RepoName, req: FastifyRequest, reply: FastifyReply, mountSource: MountSourcePolicy): Promise<void> {
   const mount = query(req, 'mount');
   if (mount !== undefined) {
     const digest = parseDigest(mount).digest;
     const fromParam = query(req, 'from');
     const from = fromParam === undefined || fromParam === '' ? undefined : parseRepoName(fromParam);
     req.raw.resume();
-    const result = await registry.uploads.mount(name, digest, from);
+    const result = await registry.uploads.mount(name, digest, await mountSource(from));
     if (result.mounted) return blobCreated(reply, name, digest);
     return sessionAccepted(reply, name, result.upload);
   }

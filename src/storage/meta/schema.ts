@@ -5,6 +5,83 @@ export interface RegistriesTable {
   id: Generated<number>;
   name: string;
   created_at: number;
+  /** 1: anonymous pull allowed. */
+  public: Generated<number>;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  password_hash: string;
+  disabled: Generated<number>;
+  server_admin: Generated<number>;
+  can_create_registries: Generated<number>;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TeamsTable {
+  id: Generated<number>;
+  name: string;
+  created_at: number;
+}
+
+export interface TeamMembersTable {
+  team_id: number;
+  user_id: number;
+}
+
+export interface RobotsTable {
+  id: Generated<number>;
+  registry_id: number;
+  name: string;
+  disabled: Generated<number>;
+  created_at: number;
+}
+
+export interface GrantsTable {
+  id: Generated<number>;
+  registry_id: number;
+  /** 'user' | 'team' | 'robot' */
+  subject_kind: string;
+  subject_id: number;
+  /** 'read-only' | 'read-write' | 'admin' */
+  role: string;
+  /** A glob over full repository names (`team-a/*`); null: the whole registry. */
+  repository_pattern: string | null;
+  created_at: number;
+}
+
+export interface TokensTable {
+  /** Public identifier, part of the secret string. */
+  id: string;
+  /** 'pat' | 'robot' | 'refresh' */
+  kind: string;
+  owner_kind: string;
+  owner_id: number;
+  name: string;
+  /** sha256 of the secret part: secrets are 256-bit random, so a fast hash is enough. */
+  secret_hash: string;
+  /** JSON array of scopes; null: the owner's full authority. */
+  scopes: string | null;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  actor_kind: string;
+  source: string | null;
+  action: string;
+  registry: string | null;
+  resource: string | null;
+  outcome: string;
+  reason: string | null;
+  detail: string | null;
 }
 
 export interface RepositoriesTable {
@@ -70,4 +147,11 @@ export interface Database {
   manifests: ManifestsTable;
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
+  users: UsersTable;
+  teams: TeamsTable;
+  team_members: TeamMembersTable;
+  robots: RobotsTable;
+  grants: GrantsTable;
+  tokens: TokensTable;
+  audit_events: AuditEventsTable;
 }

@@ -1,9 +1,10 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001-initial.js';
+import * as m002 from './002-access-control.js';
 
 /** Versioned migrations, in order. Add new ones at the end; never edit a released one. */
 export const migrationProvider: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '001-initial': m001 };
+    return { '001-initial': m001, '002-access-control': m002 };
   },
 };

@@ -2,6 +2,7 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { KyselyAccessStore } from '../kysely-access-store.js';
 import { KyselyMetaStore } from '../kysely-meta-store.js';
 import { migrationProvider } from '../migrations/index.js';
 import type { Database } from '../schema.js';
@@ -13,8 +14,19 @@ export interface SqliteOptions {
   synchronous?: 'FULL' | 'NORMAL';
 }
 
+export interface SqliteStores {
+  meta: KyselyMetaStore;
+  access: KyselyAccessStore;
+  close(): Promise<void>;
+}
+
 /** Opens the embedded metadata store (WAL mode) and brings its schema up to date. */
 export async function openSqliteMetaStore(options: SqliteOptions): Promise<KyselyMetaStore> {
+  return (await openSqliteStores(options)).meta;
+}
+
+/** The registry's and access control's stores over one embedded SQLite database. */
+export async function openSqliteStores(options: SqliteOptions): Promise<SqliteStores> {
   mkdirSync(dirname(options.path), { recursive: true });
   const database = new Sqlite(options.path);
   database.pragma('journal_mode = WAL');
@@ -28,5 +40,6 @@ export async function openSqliteMetaStore(options: SqliteOptions): Promise<Kysel
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`metadata migration ${failed} failed: ${(error as Error).message}`);
   }
-  return new KyselyMetaStore(db);
+  const meta = new KyselyMetaStore(db);
+  return { meta, access: new KyselyAccessStore(db), close: () => meta.close() };
 }

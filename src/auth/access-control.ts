@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AccessStore } from './access-store.js';
+import { AuditLog } from './audit-log.js';
+import { Authenticator } from './authenticator.js';
+import { Authorizer } from './authorizer.js';
+import { ANONYMOUS, type Principal } from './principal.js';
+import { KeyRing } from './key-ring.js';
+import { RegistryTokens } from './registry-tokens.js';
+import { LoginThrottle } from './throttle.js';
+
+export interface AccessControlOptions {
+  enabled: boolean;
+  dataDir: string;
+  service: string;
+  issuer: string;
+  realm?: string;
+  tokenTtlSeconds: number;
+  refreshTokenTtlDays: number;
+  keyRotationDays: number;
+  throttle: { windowSeconds: number; maxFailuresPerUser: number; maxFailuresPerSource: number };
+  autoCreateRegistries: boolean;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Access control's parts, built once and shared by the data plane, the token endpoint and the management API. */
+export class AccessControl {
+  private constructor(
+    readonly options: AccessControlOptions,
+    readonly store: AccessStore,
+    readonly audit: AuditLog,
+    readonly tokens: RegistryTokens,
+    readonly keys: KeyRing,
+    readonly authenticator: Authenticator,
+    readonly authorizer: Authorizer,
+  ) {}
+
+  /**
+   * The user or robot a registry JWT was issued to, for decisions its access
+   * claim cannot answer (which repositories a catalog may show).
+   */
+  async identityOf(bearer: Extract<Principal, { kind: 'bearer' }>): Promise<Principal> {
+    if (bearer.subjectKind === 'user') {
+      const user = await this.store.getUser(bearer.name);
+      if (user && !user.disabled) {
+        return { kind: 'user', id: user.id, name: user.username, serverAdmin: user.serverAdmin, canCreateRegistries: user.canCreateRegistries, scopes: null, via: 'token' };
+      }
+    } else if (bearer.subjectKind === 'robot') {
+      const plus = bearer.name.indexOf('+');
+      const robot = plus > 0 ? await this.store.getRobot(bearer.name.slice(0, plus), bearer.name.slice(plus + 1)) : undefined;
+      if (robot && !robot.disabled) return { kind: 'robot', id: robot.id, name: bearer.name, registry: robot.registry, scopes: null, via: 'token', tokenId: '' };
+    }
+    return ANONYMOUS;
+  }
+
+  static async create(options: AccessControlOptions, store: AccessStore, logger: Logger): Promise<AccessControl> {
+    const keys = await KeyRing.open(join(options.dataDir, 'keys'), {
+      rotateAfterMs: options.keyRotationDays * DAY_MS,
+      // A retired key verifies for as long as any token it signed can live.
+      retainMs: options.tokenTtlSeconds * 1000 + 60_000,
+    });
+    const tokens = new RegistryTokens(keys, { issuer: options.issuer, service: options.service, ttlSeconds: options.tokenTtlSeconds });
+    const audit = new AuditLog(store, logger);
+    const throttle = new LoginThrottle({
+      windowMs: options.throttle.windowSeconds * 1000,
+      maxPerUser: options.throttle.maxFailuresPerUser,
+      maxPerSource: options.throttle.maxFailuresPerSource,
+    });
+    const authenticator = new Authenticator(store, tokens, throttle, audit);
+    const authorizer = new Authorizer(store, { autoCreateRegistries: options.autoCreateRegistries });
+    return new AccessControl(options, store, audit, tokens, keys, authenticator, authorizer);
+  }
+}

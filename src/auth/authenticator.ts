@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { RegistryError } from '../oci/errors.js';
+import type { AccessStore } from './access-store.js';
+import type { AuditLog } from './audit-log.js';
+import { DUMMY_PASSWORD_HASH, verifyPassword } from './passwords.js';
+import { ANONYMOUS, robotLogin, type Principal } from './principal.js';
+import type { RegistryTokens } from './registry-tokens.js';
+import { looksLikeSecret, parseSecret, secretMatches } from './secrets.js';
+import type { LoginThrottle } from './throttle.js';
+
+/** How long a checked Basic credential is remembered, so scrypt runs once per client, not per request. */
+const CREDENTIAL_CACHE_MS = 10_000;
+/** last_used_at is written at most this often per token. */
+const TOUCH_EVERY_MS = 60_000;
+
+/** A login that failed: the caller answers 401 (or 429 when throttled). */
+export class AuthenticationError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Turns credentials into a Principal: HTTP Basic with a password or a token
+ * secret, or a Bearer registry JWT. Every failure is throttled and audited.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(
+    private readonly store: AccessStore,
+    private readonly tokens: RegistryTokens,
+    private readonly throttle: LoginThrottle,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Drops remembered credentials: called on any change to users, robots or tokens. */
+  forget(): void {
+    this.cache.clear();
+  }
+
+  /** The principal for an Authorization header (anonymous when there is none). */
+  async fromHeader(authorization: string | undefined, source: string): Promise<Principal> {
+    if (!authorization) return ANONYMOUS;
+    const space = authorization.indexOf(' ');
+    const scheme = authorization.slice(0, space).toLowerCase();
+    const value = authorization.slice(space + 1).trim();
+    if (scheme === 'bearer') {
+      const claims = await this.tokens.verify(value);
+      if (!claims) throw new AuthenticationError('invalid or expired bearer token');
+      return { kind: 'bearer', name: claims.subject, subjectKind: claims.subjectKind, access: claims.access };
+    }
+    if (scheme === 'basic') {
+      const key = createHash('sha256').update(value).digest('hex');
+      const cached = this.cache.get(key);
+      if (cached && cached.until > Date.now()) return cached.principal;
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0) throw new AuthenticationError('malformed Basic credentials');
+      const principal = await this.login(decoded.slice(0, colon), decoded.slice(colon + 1), source);
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(key, { principal, until: Date.now() + CREDENTIAL_CACHE_MS });
+      return principal;
+    }
+    throw new AuthenticationError(`unsupported authorization scheme ${scheme.slice(0, 20)}`);
+  }
+
+  /** Checks a username with a password or token secret. */
+  async login(username: string, secret: string, source: string): Promise<Principal> {
+    const wait = this.throttle.retryAfter(username, source);
+    if (wait > 0) {
+      await this.audit.record(ANONYMOUS, source, { action: 'login', outcome: 'denied', resource: username, reason: 'throttled' });
+      throw new RegistryError('TOOMANYREQUESTS', `too many failed logins; retry in ${wait} s`, undefined, { headers: { 'retry-after': String(wait) } });
+    }
+    const principal = looksLikeSecret(secret) ? await this.tokenLogin(username, secret) : await this.passwordLogin(username, secret);
+    if (!principal) {
+      this.throttle.recordFailure(username, source);
+      await this.audit.record(ANONYMOUS, source, { action: 'login', outcome: 'failure', resource: username, reason: 'invalid credentials' });
+      throw new AuthenticationError('invalid username or password');
+    }
+    this.throttle.recordSuccess(username);
+    await this.audit.record(principal, source, { action: 'login', outcome: 'success', reason: principal.kind === 'user' ? principal.via : 'token' });
+    return principal;
+  }
+
+  private async passwordLogin(username: string, password: string): Promise<Principal | undefined> {
+    const user = await this.store.getUser(username);
+    // Spend the same time whether or not the user exists.
+    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    if (!user || !ok || user.disabled) return undefined;
+    return { kind: 'user', id: user.id, name: user.username, serverAdmin: user.serverAdmin, canCreateRegistries: user.canCreateRegistries, scopes: null, via: 'password' };
+  }
+
+  private async tokenLogin(username: string, secret: string): Promise<Principal | undefined> {
+    const parsed = parseSecret(secret);
+    if (!parsed) return undefined;
+    const token = await this.store.getToken(parsed.id);
+    if (!token || !secretMatches(parsed.secretPart, token.secretHash)) return undefined;
+    const now = Date.now();
+    if (token.revokedAt !== null || (token.expiresAt !== null && token.expiresAt <= now) || token.kind === 'refresh') return undefined;
+    if (token.lastUsedAt === null || now - token.lastUsedAt > TOUCH_EVERY_MS) await this.store.touchToken(token.id, now);
+    if (token.ownerKind === 'user') {
+      const user = await this.store.getUserById(token.ownerId);
+      if (!user || user.disabled || user.username !== username) return undefined;
+      return { kind: 'user', id: user.id, name: user.username, serverAdmin: user.serverAdmin, canCreateRegistries: user.canCreateRegistries, scopes: token.scopes, via: 'token', tokenId: token.id };
+    }
+    const robot = await this.store.getRobotById(token.ownerId);
+    if (!robot || robot.disabled || robotLogin(robot.registry, robot.name) !== username) return undefined;
+    return { kind: 'robot', id: robot.id, name: robotLogin(robot.registry, robot.name), registry: robot.registry, scopes: token.scopes, via: 'token', tokenId: token.id };
+  }
+
+  /** Exchanges a refresh token (issued to `docker login`) for the user it belongs to. */
+  async refreshLogin(refreshToken: string, source: string): Promise<Principal> {
+    const parsed = parseSecret(refreshToken);
+    const token = parsed ? await this.store.getToken(parsed.id) : undefined;
+    const now = Date.now();
+    const valid =
+      parsed && token && token.kind === 'refresh' && secretMatches(parsed.secretPart, token.secretHash) && token.revokedAt === null && (token.expiresAt === null || token.expiresAt > now);
+    const user = valid ? await this.store.getUserById(token.ownerId) : undefined;
+    if (!user || user.disabled) {
+      this.throttle.recordFailure('refresh-token', source);
+      await this.audit.record(ANONYMOUS, source, { action: 'login', outcome: 'failure', reason: 'invalid refresh token' });
+      throw new AuthenticationError('invalid refresh token');
+    }
+    return { kind: 'user', id: user.id, name: user.username, serverAdmin: user.serverAdmin, canCreateRegistries: user.canCreateRegistries, scopes: null, via: 'token', tokenId: token!.id };
+  }
+}
