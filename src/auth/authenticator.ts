@@ -49,33 +49,45 @@ export class Authenticator {
     const scheme = authorization.slice(0, space).toLowerCase();
     const value = authorization.slice(space + 1).trim();
     if (scheme === 'bearer') {
+      // A personal access token or robot secret may be sent as a bearer token too (the management API's usual form).
+      if (looksLikeSecret(value)) return this.cached(`bearer ${value}`, () => this.login(undefined, value, source));
       const claims = await this.tokens.verify(value);
       if (!claims) throw new AuthenticationError('invalid or expired bearer token');
       return { kind: 'bearer', name: claims.subject, subjectKind: claims.subjectKind, access: claims.access };
     }
     if (scheme === 'basic') {
-      const key = createHash('sha256').update(value).digest('hex');
-      const cached = this.cache.get(key);
-      if (cached && cached.until > Date.now()) return cached.principal;
-      const decoded = Buffer.from(value, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon < 0) throw new AuthenticationError('malformed Basic credentials');
-      const principal = await this.login(decoded.slice(0, colon), decoded.slice(colon + 1), source);
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(key, { principal, until: Date.now() + CREDENTIAL_CACHE_MS });
-      return principal;
+      return this.cached(`basic ${value}`, () => {
+        const decoded = Buffer.from(value, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon < 0) throw new AuthenticationError('malformed Basic credentials');
+        return this.login(decoded.slice(0, colon), decoded.slice(colon + 1), source);
+      });
     }
     throw new AuthenticationError(`unsupported authorization scheme ${scheme.slice(0, 20)}`);
   }
 
-  /** Checks a username with a password or token secret. */
-  async login(username: string, secret: string, source: string): Promise<Principal> {
+  private async cached(credential: string, check: () => Promise<Principal>): Promise<Principal> {
+    const key = createHash('sha256').update(credential).digest('hex');
+    const hit = this.cache.get(key);
+    if (hit && hit.until > Date.now()) return hit.principal;
+    const principal = await check();
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(key, { principal, until: Date.now() + CREDENTIAL_CACHE_MS });
+    return principal;
+  }
+
+  /**
+   * Checks a username with a password or token secret. Without a username (a
+   * bearer token secret) the token alone identifies its owner.
+   */
+  async login(usernameOrNone: string | undefined, secret: string, source: string): Promise<Principal> {
+    const username = usernameOrNone ?? parseSecret(secret)?.id ?? '';
     const wait = this.throttle.retryAfter(username, source);
     if (wait > 0) {
       await this.audit.record(ANONYMOUS, source, { action: 'login', outcome: 'denied', resource: username, reason: 'throttled' });
       throw new RegistryError('TOOMANYREQUESTS', `too many failed logins; retry in ${wait} s`, undefined, { headers: { 'retry-after': String(wait) } });
     }
-    const principal = looksLikeSecret(secret) ? await this.tokenLogin(username, secret) : await this.passwordLogin(username, secret);
+    const principal = looksLikeSecret(secret) ? await this.tokenLogin(usernameOrNone, secret) : await this.passwordLogin(username, secret);
     if (!principal) {
       this.throttle.recordFailure(username, source);
       await this.audit.record(ANONYMOUS, source, { action: 'login', outcome: 'failure', resource: username, reason: 'invalid credentials' });
@@ -94,7 +106,7 @@ export class Authenticator {
     return { kind: 'user', id: user.id, name: user.username, serverAdmin: user.serverAdmin, canCreateRegistries: user.canCreateRegistries, scopes: null, via: 'password' };
   }
 
-  private async tokenLogin(username: string, secret: string): Promise<Principal | undefined> {
+  private async tokenLogin(username: string | undefined, secret: string): Promise<Principal | undefined> {
     const parsed = parseSecret(secret);
     if (!parsed) return undefined;
     const token = await this.store.getToken(parsed.id);
@@ -104,11 +116,11 @@ export class Authenticator {
     if (token.lastUsedAt === null || now - token.lastUsedAt > TOUCH_EVERY_MS) await this.store.touchToken(token.id, now);
     if (token.ownerKind === 'user') {
       const user = await this.store.getUserById(token.ownerId);
-      if (!user || user.disabled || user.username !== username) return undefined;
+      if (!user || user.disabled || (username !== undefined && user.username !== username)) return undefined;
       return { kind: 'user', id: user.id, name: user.username, serverAdmin: user.serverAdmin, canCreateRegistries: user.canCreateRegistries, scopes: token.scopes, via: 'token', tokenId: token.id };
     }
     const robot = await this.store.getRobotById(token.ownerId);
-    if (!robot || robot.disabled || robotLogin(robot.registry, robot.name) !== username) return undefined;
+    if (!robot || robot.disabled || (username !== undefined && robotLogin(robot.registry, robot.name) !== username)) return undefined;
     return { kind: 'robot', id: robot.id, name: robotLogin(robot.registry, robot.name), registry: robot.registry, scopes: token.scopes, via: 'token', tokenId: token.id };
   }
 

@@ -6,6 +6,7 @@ import type { Registry } from '../core/registry.js';
 import { registerDistributionRoutes } from './distribution/routes.js';
 import { errorBody, handleError } from './errors.js';
 import { registerHealthRoutes } from './health.js';
+import { registerManagementApi } from './api/plugin.js';
 import { registerTokenRoutes } from './token/token-routes.js';
 
 export interface HttpOptions {
@@ -92,6 +93,7 @@ export function buildApp(registry: Registry, access: AccessControl, options: Htt
 
   registerHealthRoutes(app, registry);
   registerTokenRoutes(app, access);
+  registerManagementApi(app, registry, access);
   registerDistributionRoutes(app, registry, access);
   return app;
 }

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import type { AccessControl } from '../../auth/access-control.js';
+import type { Registry } from '../../core/registry.js';
+import { handleApiError } from './api-error.js';
+import { registerAuditRoutes } from './audit.js';
+import { registerKeyRoutes } from './keys.js';
+import { registerRegistryRoutes } from './registries.js';
+import { registerTeamRoutes } from './teams.js';
+import { registerTokenRoutes } from './tokens.js';
+import { registerUserRoutes } from './users.js';
+
+const MAX_JSON_BYTES = 1024 * 1024;
+
+/** The management REST API under /api/v2, with its own JSON parsing and `{id, message}` errors. */
+export function registerManagementApi(app: FastifyInstance, registry: Registry, access: AccessControl): void {
+  app.register(
+    async (api) => {
+      api.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_JSON_BYTES }, (_req, body, done) => {
+        if (body === '') return done(null, undefined);
+        try {
+          done(null, JSON.parse(body as string));
+        } catch {
+          done(Object.assign(new Error('request body is not valid JSON'), { statusCode: 400 }), undefined);
+        }
+      });
+      api.setErrorHandler(handleApiError);
+      api.setNotFoundHandler((req, reply) => {
+        reply.code(404).send({ id: 'not_found', message: `no such endpoint: ${req.method} ${req.url.split('?', 1)[0]!.slice(0, 200)}` });
+      });
+      const ctx = { access, registry };
+      registerUserRoutes(api, ctx);
+      registerTeamRoutes(api, ctx);
+      registerRegistryRoutes(api, ctx);
+      registerTokenRoutes(api, ctx);
+      registerAuditRoutes(api, ctx);
+      registerKeyRoutes(api, ctx);
+    },
+    { prefix: '/api/v2' },
+  );
+}

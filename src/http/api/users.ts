@@ -1,0 +1,114 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { UserRecord } from '../../auth/access-store.js';
+import { hashPassword, passwordProblem, verifyPassword } from '../../auth/passwords.js';
+import { badRequest, conflict, forbidden, notFound } from './api-error.js';
+import { audit, caller, requireServerAdmin, type ApiContext } from './context.js';
+
+const USERNAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const username = z.string().regex(USERNAME, 'usernames are 1-63 characters: a-z, 0-9, ".", "_", "-", starting with a letter or digit');
+const password = z.string().superRefine((p, ctx) => {
+  const problem = passwordProblem(p);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
+
+export function userView(u: UserRecord) {
+  return {
+    username: u.username,
+    disabled: u.disabled,
+    server_admin: u.serverAdmin,
+    can_create_registries: u.canCreateRegistries,
+    created_at: new Date(u.createdAt).toISOString(),
+  };
+}
+
+/** /api/v2/account (the caller) and /api/v2/users (server administrators). */
+export function registerUserRoutes(api: FastifyInstance, ctx: ApiContext): void {
+  const { store, authenticator } = ctx.access;
+
+  api.get('/account', async (req) => {
+    const me = await caller(ctx, req);
+    if (me.kind === 'robot') return { account: { username: me.name, robot: true, registry: me.registry } };
+    const user = await store.getUserById(me.id);
+    const teams = (await store.listTeams()).filter((t) => t.members.includes(me.name)).map((t) => t.name);
+    return { account: { ...userView(user!), teams, token_scoped: me.scopes !== null } };
+  });
+
+  api.put('/account/password', async (req, reply) => {
+    const me = await caller(ctx, req);
+    if (me.kind !== 'user') throw forbidden('robots have no password');
+    const body = z.object({ current_password: z.string(), new_password: password }).parse(req.body);
+    const user = await store.getUserById(me.id);
+    if (!user || !(await verifyPassword(body.current_password, user.passwordHash))) throw badRequest('current password is wrong');
+    await store.updateUser(me.id, { passwordHash: await hashPassword(body.new_password) });
+    authenticator.forget();
+    await audit(ctx, req, me, { action: 'user.password', outcome: 'success', resource: me.name });
+    reply.code(204).send();
+  });
+
+  api.get('/users', async (req) => {
+    await requireServerAdmin(ctx, req);
+    return { users: (await store.listUsers()).map(userView) };
+  });
+
+  api.post('/users', async (req, reply) => {
+    const admin = await requireServerAdmin(ctx, req);
+    const body = z
+      .object({ username, password, server_admin: z.boolean().default(false), can_create_registries: z.boolean().default(false) })
+      .strict()
+      .parse(req.body);
+    if (await store.getUser(body.username)) throw conflict(`user ${body.username} already exists`);
+    const user = await store.createUser({
+      username: body.username,
+      passwordHash: await hashPassword(body.password),
+      serverAdmin: body.server_admin,
+      canCreateRegistries: body.can_create_registries,
+    });
+    await audit(ctx, req, admin, { action: 'user.create', outcome: 'success', resource: user.username, detail: { server_admin: body.server_admin } });
+    reply.code(201).send({ user: userView(user) });
+  });
+
+  api.get('/users/:username', async (req) => {
+    await requireServerAdmin(ctx, req);
+    const { username: name } = req.params as { username: string };
+    const user = await store.getUser(name);
+    if (!user) throw notFound(`user ${name}`);
+    return { user: userView(user) };
+  });
+
+  api.patch('/users/:username', async (req) => {
+    const admin = await requireServerAdmin(ctx, req);
+    const { username: name } = req.params as { username: string };
+    const user = await store.getUser(name);
+    if (!user) throw notFound(`user ${name}`);
+    const body = z
+      .object({ password: password.optional(), disabled: z.boolean().optional(), server_admin: z.boolean().optional(), can_create_registries: z.boolean().optional() })
+      .strict()
+      .parse(req.body);
+    if (admin.kind === 'user' && admin.id === user.id && (body.disabled === true || body.server_admin === false)) {
+      throw badRequest('you cannot disable yourself or drop your own server admin flag');
+    }
+    await store.updateUser(user.id, {
+      passwordHash: body.password ? await hashPassword(body.password) : undefined,
+      disabled: body.disabled,
+      serverAdmin: body.server_admin,
+      canCreateRegistries: body.can_create_registries,
+    });
+    authenticator.forget();
+    const changed = Object.keys(body).map((k) => (k === 'password' ? 'password' : `${k}=${String(body[k as keyof typeof body])}`));
+    await audit(ctx, req, admin, { action: 'user.update', outcome: 'success', resource: name, detail: { changed } });
+    return { user: userView((await store.getUser(name))!) };
+  });
+
+  api.delete('/users/:username', async (req, reply) => {
+    const admin = await requireServerAdmin(ctx, req);
+    const { username: name } = req.params as { username: string };
+    const user = await store.getUser(name);
+    if (!user) throw notFound(`user ${name}`);
+    if (admin.kind === 'user' && admin.id === user.id) throw badRequest('you cannot delete yourself');
+    await store.deleteUser(user.id);
+    authenticator.forget();
+    await audit(ctx, req, admin, { action: 'user.delete', outcome: 'success', resource: name });
+    reply.code(204).send();
+  });
+}
