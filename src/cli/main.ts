@@ -1,7 +1,25 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerAuditCommands } from './commands/audit.js';
+import { registerGrantCommands } from './commands/grants.js';
+import { registerKeyCommands } from './commands/keys.js';
+import { registerLoginCommands } from './commands/login.js';
+import { registerRegistryCommands } from './commands/registries.js';
+import { registerRobotCommands } from './commands/robots.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerTeamCommands } from './commands/teams.js';
+import { registerTokenCommands } from './commands/tokens.js';
+import { registerUserCommands } from './commands/users.js';
 
 const program = new Command('berth').description('Berth: a self-hosted, private OCI container registry').version('0.1.0');
 registerServeCommand(program);
+registerLoginCommands(program);
+registerUserCommands(program);
+registerTeamCommands(program);
+registerRegistryCommands(program);
+registerGrantCommands(program);
+registerRobotCommands(program);
+registerTokenCommands(program);
+registerAuditCommands(program);
+registerKeyCommands(program);
 await program.parseAsync(process.argv);

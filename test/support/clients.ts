@@ -328,3 +328,35 @@ export async function seedWithSkopeo(layout: { dir: string; image: { tag: string
   await run('skopeo', [...copy, `oci:${layout.dir}:${layout.image.tag}`, `docker://${host}/${repo}:${layout.image.tag}`]);
   await run('skopeo', [...copy, '--all', `oci:${layout.dir}:${layout.index.tag}`, `docker://${host}/${repo}:${layout.index.tag}`]);
 }
+
+// --- credentials on stdin ----------------------------------------------------------
+
+/**
+ * Like run(), but writes `input` to the command's stdin and closes it: for
+ * `docker login --password-stdin` and `podman login --password-stdin`.
+ */
+export function runWithInput(cmd: string, args: string[], input: string, options: RunOptions = {}): Promise<RunResult> {
+  const line = [cmd, ...args].join(' ');
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      cmd,
+      args,
+      {
+        env: { ...process.env, ...options.env },
+        timeout: options.timeoutMs ?? 300_000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 * 1024 * 1024,
+        cwd: options.cwd,
+        encoding: 'utf8',
+      },
+      (err, stdout, stderr) => {
+        if (!err) return resolve({ stdout, stderr });
+        const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean; signal?: string };
+        const code = e.killed ? `killed after timeout, ${e.signal}` : (e.code ?? null);
+        reject(new CommandError(line, code, stdout ?? '', stderr || e.message));
+      },
+    );
+    child.stdin?.on('error', () => undefined); // the command may exit before reading everything
+    child.stdin?.end(input);
+  });
+}

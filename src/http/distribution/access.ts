@@ -63,7 +63,10 @@ export async function enforce(access: AccessControl, req: FastifyRequest, requir
     resource: repository,
     reason: principal.kind === 'anonymous' ? 'authentication required' : 'not permitted',
   });
-  if (principal.kind === 'anonymous') throw unauthorized(access, req, requirement, 'authentication required');
+  // Anonymous callers (bare, or holding an anonymous token) are told to sign in, as Docker clients expect.
+  if (principal.kind === 'anonymous' || (principal.kind === 'bearer' && principal.subjectKind === 'anonymous')) {
+    throw unauthorized(access, req, requirement, 'authentication required');
+  }
   // A bearer token that never asked for this scope: challenge, so the client fetches one that does.
   if (principal.kind === 'bearer' && !principal.access.some((c) => c.type === 'repository' && c.name === repository && c.actions.includes(action))) {
     const asked = principal.access.some((c) => c.type === 'repository' && c.name === repository);
