@@ -25,7 +25,7 @@ export class ApiError extends CliError {
   constructor(
     readonly status: number,
     readonly id: string,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`${id}: ${detail} (HTTP ${status})`);
   }
@@ -90,7 +90,7 @@ export class ApiClient {
     }
     if (res.ok) return res;
     const error = await errorOf(res);
-    if (res.status === 401 && this.unauthorizedHint) throw new ApiError(error.status, error.id, `${error.message}; ${this.unauthorizedHint}`);
+    if (res.status === 401 && this.unauthorizedHint) throw new ApiError(error.status, error.id, `${error.detail}; ${this.unauthorizedHint}`);
     throw error;
   }
 }

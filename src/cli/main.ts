@@ -10,9 +10,12 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerTeamCommands } from './commands/teams.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerUserCommands } from './commands/users.js';
+import { exitOnUsageError } from './output.js';
 
 const program = new Command('berth').description('Berth: a self-hosted, private OCI container registry').version('0.1.0');
 registerServeCommand(program);
+// Bad usage of berth itself (an unknown command, say) exits 2, like every client command below.
+program.exitOverride(exitOnUsageError);
 registerLoginCommands(program);
 registerUserCommands(program);
 registerTeamCommands(program);

@@ -38,6 +38,8 @@ export function when(iso: string | null | undefined): string | undefined {
 /** Wraps an action: a CliError (or anything else) becomes `berth: <message>` and exit code 1. */
 export function act<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
+    // `berth audit export | head` closes the pipe early: that is the reader's choice, not an error.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1));
     try {
       await fn(...args);
     } catch (err) {

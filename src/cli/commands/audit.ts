@@ -17,8 +17,8 @@ interface Flags {
   limit: number;
 }
 
-/** The API's largest page. */
-const MAX_PAGE = 1000;
+/** Page size: the API's default; bigger limits follow the `next` links. */
+const PAGE = 100;
 
 const filtersOf = (f: Flags) => ({ actor: f.actor, registry: f.registry, action: f.action, outcome: f.outcome, since: f.since, until: f.until });
 
@@ -42,7 +42,7 @@ export function registerAuditCommands(program: Command): void {
         const events: AuditEventView[] = [];
         // Follow the API's next links until we have enough.
         let next: string | undefined = '/api/v2/audit';
-        let query: Record<string, string | undefined> | undefined = { ...filtersOf(flags), per_page: String(Math.min(flags.limit, MAX_PAGE)) };
+        let query: Record<string, string | undefined> | undefined = { ...filtersOf(flags), per_page: String(Math.min(flags.limit, PAGE)) };
         while (next && events.length < flags.limit) {
           const page: { events: AuditEventView[]; links: { pages?: { next?: string } } } = await client.get(next, query);
           events.push(...page.events);

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../../config/load.js';
-import { startServer } from '../../server.js';
 
 interface ServeFlags {
   listen?: string;
@@ -34,6 +33,8 @@ export function registerServeCommand(program: Command): void {
         throw err;
       }
       const logger = pino({ level: config.log.level });
+      // Loaded here, not at the top: client commands (login, user, …) should not pay for loading the server.
+      const { startServer } = await import('../../server.js');
       const server = await startServer(config, logger).catch((err: Error) => {
         logger.fatal({ err }, 'berth failed to start');
         process.exit(1);

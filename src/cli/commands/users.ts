@@ -55,8 +55,12 @@ export function registerUserCommands(program: Command): void {
     }),
   );
 
-  for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
-    serverCommand(user, `${verb} <name>`, `${verb} a user (a disabled user's password and tokens stop working)`).action(
+  const toggles = [
+    ['disable', true, "disable a user: its password and tokens stop working until it is enabled"],
+    ['enable', false, 'enable a disabled user again'],
+  ] as const;
+  for (const [verb, disabled, description] of toggles) {
+    serverCommand(user, `${verb} <name>`, description).action(
       act(async (name: string, flags: Flags) => {
         await connect(flags).patch(userPath(name), { disabled });
         say(`${disabled ? 'Disabled' : 'Enabled'} user ${name}.`);

@@ -75,9 +75,7 @@ export function registerRegistryRoutes(api: FastifyInstance, ctx: ApiContext): v
       })
       .strict()
       .parse(req.body);
-    if (body.repository_pattern && !body.repository_pattern.startsWith(`${registry.name}/`) && registry.name !== 'library') {
-      throw badRequest(`repository_pattern must name repositories of this registry, e.g. ${registry.name}/*`);
-    }
+    checkRepositoryPattern(body.repository_pattern, registry.name);
     const subjectId = await resolveSubject(ctx, body.subject_kind, body.subject, registry.name);
     const id = await store.addGrant({ registryId: registry.id, subjectKind: body.subject_kind, subjectId, role: body.role, repositoryPattern: body.repository_pattern });
     authenticator.forget();
@@ -111,4 +109,11 @@ async function resolveSubject(ctx: ApiContext, kind: SubjectKind, name: string, 
   const robot = await store.getRobot(registry, name.includes('+') ? name.slice(name.indexOf('+') + 1) : name);
   if (!robot) throw notFound(`robot ${name} in registry ${registry}`);
   return robot.id;
+}
+
+/** A grant's repository glob must stay inside its registry, or it could never match anything. */
+export function checkRepositoryPattern(pattern: string | null, registry: string): void {
+  if (pattern && registry !== 'library' && !pattern.startsWith(`${registry}/`)) {
+    throw badRequest(`repository_pattern must name repositories of this registry, e.g. ${registry}/*`);
+  }
 }

@@ -6,6 +6,7 @@ import { ACTIONS, ROLES, type TokenScope } from '../../auth/scopes.js';
 import { mintSecret, type SecretKind } from '../../auth/secrets.js';
 import { forbidden, notFound, conflict } from './api-error.js';
 import { audit, caller, requireRegistryAdmin, type ApiContext } from './context.js';
+import { checkRepositoryPattern } from './registries.js';
 
 const scopeSchema = z
   .object({
@@ -91,6 +92,7 @@ export function registerTokenRoutes(api: FastifyInstance, ctx: ApiContext): void
       })
       .strict()
       .parse(req.body);
+    checkRepositoryPattern(body.repository_pattern, registry.name);
     if (await store.getRobot(registry.name, body.name)) throw conflict(`robot ${body.name} already exists in ${registry.name}`);
     const robot = await store.createRobot(registry.id, body.name);
     await store.addGrant({ registryId: registry.id, subjectKind: 'robot', subjectId: robot.id, role: body.role, repositoryPattern: body.repository_pattern });

@@ -198,7 +198,10 @@ export class KyselyAccessStore implements AccessStore {
 
   private async subjectName(kind: SubjectKind, id: number): Promise<string> {
     if (kind === 'user') return (await this.getUserById(id))?.username ?? `#${id}`;
-    if (kind === 'robot') return (await this.getRobotById(id))?.name ?? `#${id}`;
+    if (kind === 'robot') {
+      const robot = await this.getRobotById(id);
+      return robot ? `${robot.registry}+${robot.name}` : `#${id}`;
+    }
     const row = await this.db.selectFrom('teams').select('name').where('id', '=', id).executeTakeFirst();
     return row?.name ?? `#${id}`;
   }
