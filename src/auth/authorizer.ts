@@ -46,7 +46,10 @@ export class Authorizer {
         }
       }
     }
-    return intersectScopes(actions, principal.scopes, registryName, repository);
+    const scoped = intersectScopes(actions, principal.scopes, registryName, repository);
+    // A scope narrows the owner's own rights; it never takes away what anyone may do anonymously.
+    if (registry?.public) scoped.add('pull');
+    return scoped;
   }
 
   async can(principal: Principal, action: Action, repository: RepoName): Promise<boolean> {

@@ -49,6 +49,10 @@ export async function enforce(access: AccessControl, req: FastifyRequest, requir
   }
   if ('signedIn' in requirement) {
     if (principal.kind === 'anonymous') throw unauthorized(access, req, requirement, 'authentication required');
+    // As with repositories, a registry token only opens the catalog if it was issued for it.
+    if (requirement.catalog && principal.kind === 'bearer' && !principal.access.some((c) => c.type === 'registry' && c.name === 'catalog' && c.actions.length > 0)) {
+      throw unauthorized(access, req, requirement, 'token does not cover the catalog', 'insufficient_scope');
+    }
     return principal;
   }
   const { action, repository } = requirement;
