@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js';
 import { Registry } from './core/registry.js';
 import { buildApp } from './http/app.js';
 import { FilesystemBlobStore } from './storage/blob/filesystem/filesystem-blob-store.js';
+import { lockDataDir } from './storage/data-dir-lock.js';
 import { openSqliteStores } from './storage/meta/sqlite/open-sqlite.js';
 import { AccessControl } from './auth/access-control.js';
 import { ensureAdminUser } from './auth/bootstrap.js';
@@ -29,36 +30,35 @@ export async function startServer(
   const dataDir = resolve(config.data);
   const blobStore = new FilesystemBlobStore(dataDir);
   await blobStore.init();
-  const stores = await openSqliteStores({ path: join(dataDir, 'metadata.db'), synchronous: config.storage.sqlite.synchronous });
-  const meta = stores.meta;
-  const registry = new Registry(meta, blobStore);
-  const access = await AccessControl.create(
-    { ...config.auth, dataDir, autoCreateRegistries: config.registries.autoCreate },
-    stores.access,
-    logger,
-  );
-  await ensureAdminUser(stores.access, access.audit, logger, adminPassword);
-  if (!config.auth.enabled) {
-    logger.warn('access control is DISABLED (auth.enabled: false): anyone who can reach this port can push, pull and delete');
-  }
-  const app = buildApp(registry, access, { logger, idleTimeoutMs: config.http.idleTimeoutSeconds * 1000 });
-
-  const { host, port } = splitListen(config.listen);
+  const unlock = await lockDataDir(dataDir);
+  // Whatever fails during start-up releases what was already taken, in reverse order.
+  const undo: (() => Promise<void>)[] = [unlock];
   try {
+    const stores = await openSqliteStores({ path: join(dataDir, 'metadata.db'), synchronous: config.storage.sqlite.synchronous });
+    undo.unshift(() => stores.close());
+    // The embedded default is this process's alone (the lock above), so hot reads may be cached.
+    const registry = new Registry(stores.meta, blobStore, { singleWriter: true });
+    const access = await AccessControl.create({ ...config.auth, dataDir, autoCreateRegistries: config.registries.autoCreate }, stores.access, logger);
+    await ensureAdminUser(stores.access, access.audit, logger, adminPassword);
+    if (!config.auth.enabled) {
+      logger.warn('access control is DISABLED (auth.enabled: false): anyone who can reach this port can push, pull and delete');
+    }
+    const app = buildApp(registry, access, { logger, idleTimeoutMs: config.http.idleTimeoutSeconds * 1000 });
+    const { host, port } = splitListen(config.listen);
     await app.listen({ host, port });
+    const bound = app.server.address();
+    const address = typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : { host, port };
+    logger.info({ listen: `${address.host}:${address.port}`, data: dataDir }, 'berth is serving');
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        await app.close();
+        for (const step of undo) await step();
+      })());
+    return { app, registry, access, address, close };
   } catch (err) {
-    await meta.close();
+    for (const step of undo) await step().catch(() => undefined);
     throw err;
   }
-  const bound = app.server.address();
-  const address = typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : { host, port };
-  logger.info({ listen: `${address.host}:${address.port}`, data: dataDir }, 'berth is serving');
-
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      await app.close();
-      await meta.close();
-    })());
-  return { app, registry, access, address, close };
 }

@@ -4,6 +4,7 @@ import { RegistryError } from '../oci/errors.js';
 import type { RepoName } from '../oci/name.js';
 import type { BlobStore, ByteRange } from '../storage/blob/blob-store.js';
 import type { MetaStore } from '../storage/meta/meta-store.js';
+import type { ReadCache } from './read-cache.js';
 import { requireRepository } from './repositories.js';
 
 export interface BlobInfo {
@@ -16,12 +17,20 @@ export class Blobs {
   constructor(
     private readonly meta: MetaStore,
     private readonly store: BlobStore,
+    /** Set only when this process is the metadata's one writer (see ReadCache). */
+    private readonly cache?: ReadCache<number>,
   ) {}
 
   /** Size of a blob in a repository; BLOB_UNKNOWN when the repository does not hold it. */
   async stat(name: RepoName, digest: Digest): Promise<BlobInfo> {
+    const size = this.cache?.get(name, digest);
+    if (size !== undefined) return { digest, size };
+    const generation = this.cache?.generation() ?? 0;
     const blob = await this.meta.findRepositoryBlob(name, digest);
-    if (blob) return { digest, size: blob.size };
+    if (blob) {
+      this.cache?.set(name, digest, blob.size, generation);
+      return { digest, size: blob.size };
+    }
     await requireRepository(this.meta, name);
     throw unknownBlob(digest);
   }
@@ -38,7 +47,10 @@ export class Blobs {
   /** Removes the blob from the repository; its bytes go when nothing else references them (GC). */
   async delete(name: RepoName, digest: Digest): Promise<void> {
     const repo = await requireRepository(this.meta, name);
-    if (!(await this.meta.unlinkBlob(repo.id, digest))) throw unknownBlob(digest);
+    this.cache?.invalidate(name);
+    const unlinked = await this.meta.unlinkBlob(repo.id, digest);
+    this.cache?.invalidate(name);
+    if (!unlinked) throw unknownBlob(digest);
   }
 }
 

@@ -15,7 +15,8 @@ export class HashingStream extends Transform {
     private readonly hash: Hash,
     private readonly expectedLength?: number,
   ) {
-    super({ highWaterMark: 1024 * 1024 });
+    // Small buffer: with many uploads at once, memory is bounded by connections × this.
+    super({ highWaterMark: 64 * 1024 });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

@@ -4,6 +4,7 @@ import { parseManifest, type Descriptor } from '../oci/manifest/parse.js';
 import { isNonDistributable } from '../oci/media-types.js';
 import { parseTag, type RepoName } from '../oci/name.js';
 import type { ManifestRecord, MetaStore } from '../storage/meta/meta-store.js';
+import type { ReadCache } from './read-cache.js';
 import { ensureRepository, requireRepository } from './repositories.js';
 
 /** Manifests above this size are refused with 413, as the spec allows (Distribution uses the same limit). */
@@ -22,11 +23,21 @@ export interface PutManifestResult {
 }
 
 export class Manifests {
-  constructor(private readonly meta: MetaStore) {}
+  constructor(
+    private readonly meta: MetaStore,
+    /** Set only when this process is the metadata's one writer (see ReadCache). */
+    private readonly cache?: ReadCache<ManifestRecord>,
+  ) {}
 
   async get(name: RepoName, reference: string): Promise<ManifestRecord> {
+    const cached = this.cache?.get(name, reference);
+    if (cached) return cached;
+    const generation = this.cache?.generation() ?? 0;
     const manifest = await this.meta.findManifest(name, parseReferenceForRead(reference));
-    if (manifest) return manifest;
+    if (manifest) {
+      this.cache?.set(name, reference, manifest, generation);
+      return manifest;
+    }
     await requireRepository(this.meta, name); // NAME_UNKNOWN rather than MANIFEST_UNKNOWN when the repository is missing
     throw unknownManifest(name, reference);
   }
@@ -48,6 +59,7 @@ export class Manifests {
     }
     const blobs = parsed.blobs.filter((d) => !isNonDistributable(d.mediaType));
 
+    this.cache?.invalidate(name);
     await this.meta.transaction(async (tx) => {
       const repo = await ensureRepository(tx, name);
       assertPresent(blobs, await tx.getRepositoryBlobs(repo.id, unique(blobs)), 'blob');
@@ -66,6 +78,7 @@ export class Manifests {
       });
       if ('tag' in ref) await tx.setTag(repo.id, ref.tag, id);
     });
+    this.cache?.invalidate(name);
     return { digest, subject: parsed.subject?.digest };
   }
 
@@ -73,7 +86,9 @@ export class Manifests {
   async delete(name: RepoName, reference: string): Promise<void> {
     const ref = parseReferenceForRead(reference);
     const repo = await requireRepository(this.meta, name);
+    this.cache?.invalidate(name);
     const deleted = await this.meta.transaction((tx) => ('tag' in ref ? tx.deleteTag(repo.id, ref.tag) : tx.deleteManifest(repo.id, ref.digest)));
+    this.cache?.invalidate(name);
     if (!deleted) throw unknownManifest(name, reference);
   }
 }

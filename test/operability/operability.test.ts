@@ -84,6 +84,17 @@ describe('operability', () => {
   });
 });
 
+describe('data directory lock', () => {
+  it('refuses a second server on the same data directory, and takes over after a crash', async () => {
+    const first = await startBerth();
+    await expect(startBerth({ dataDir: first.dataDir })).rejects.toThrow(/in use by another Berth process/);
+    await first.kill();
+    const second = await startBerth({ dataDir: first.dataDir });
+    expect((await fetch(`${second.url}/readyz`)).status).toBe(200);
+    expect(await second.stop()).toBe(0);
+  });
+});
+
 describe('startup validation', () => {
   it('refuses a bad setting with a message naming it, and exit code 2', async () => {
     await expect(startBerth({ env: { BERTH_LOG_LEVEL: 'loud' } })).rejects.toThrow(/exited with 2[\s\S]*log\.level \(from environment\)/);

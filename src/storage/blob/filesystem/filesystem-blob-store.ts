@@ -8,7 +8,7 @@ import type { BlobStore, ByteRange } from '../blob-store.js';
 const UPLOAD_ID = /^[a-f0-9-]{36}$/;
 /** Large reads and writes keep syscalls few when streaming big layers. */
 const READ_CHUNK = 1024 * 1024;
-const WRITE_BATCH = 1024 * 1024;
+const WRITE_BATCH = 256 * 1024;
 /** Bytes written between background fdatasyncs of a staged upload. */
 const SYNC_EVERY = 32 * 1024 * 1024;
 
