@@ -116,12 +116,52 @@ export class KyselyMetaStore implements MetaStore {
   }
 
   async linkBlob(repositoryId: number, digest: Digest, size: number): Promise<void> {
+    await this.transaction(async (tx) => (tx as KyselyMetaStore).linkBlobInTransaction(repositoryId, digest, size));
+  }
+
+  private async linkBlobInTransaction(repositoryId: number, digest: Digest, size: number): Promise<void> {
     const now = Date.now();
     await this.db.insertInto('blobs').values({ digest, size, created_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
-    await this.db
+    const linked = await this.db
       .insertInto('repository_blobs')
       .values({ repository_id: repositoryId, digest, created_at: now })
       .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+      .executeTakeFirst();
+    if (Number(linked.numInsertedOrUpdatedRows ?? 0n) === 0) return;
+    // Storage counts a blob once per registry, however many of its repositories hold it.
+    const registryId = await this.registryIdOf(repositoryId);
+    const counted = await this.db
+      .updateTable('registry_blobs')
+      .set((eb) => ({ refs: eb('refs', '+', 1) }))
+      .where('registry_id', '=', registryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    if (Number(counted.numUpdatedRows) === 0) {
+      await this.db.insertInto('registry_blobs').values({ registry_id: registryId, digest, size, refs: 1 }).execute();
+      await this.adjustStorage(registryId, size);
+    }
+  }
+
+  private async registryIdOf(repositoryId: number): Promise<number> {
+    const row = await this.db.selectFrom('repositories').select('registry_id').where('id', '=', repositoryId).executeTakeFirstOrThrow();
+    return Number(row.registry_id);
+  }
+
+  /** Moves a registry's storage figure and today's point of its history, in the caller's transaction. */
+  private async adjustStorage(registryId: number, delta: number): Promise<void> {
+    if (delta === 0) return;
+    const now = Date.now();
+    await this.db
+      .updateTable('registries')
+      .set((eb) => ({ storage_bytes: eb('storage_bytes', '+', delta), storage_updated_at: now }))
+      .where('id', '=', registryId)
+      .execute();
+    const row = await this.db.selectFrom('registries').select('storage_bytes').where('id', '=', registryId).executeTakeFirstOrThrow();
+    const day = new Date(now).toISOString().slice(0, 10);
+    await this.db
+      .insertInto('storage_history')
+      .values({ registry_id: registryId, day, bytes: Number(row.storage_bytes) })
+      .onConflict((oc) => oc.columns(['registry_id', 'day']).doUpdateSet({ bytes: Number(row.storage_bytes) }))
       .execute();
   }
 
@@ -154,8 +194,21 @@ export class KyselyMetaStore implements MetaStore {
   }
 
   async unlinkBlob(repositoryId: number, digest: Digest): Promise<boolean> {
+    return this.transaction(async (tx) => (tx as KyselyMetaStore).unlinkBlobInTransaction(repositoryId, digest));
+  }
+
+  private async unlinkBlobInTransaction(repositoryId: number, digest: Digest): Promise<boolean> {
     const res = await this.db.deleteFrom('repository_blobs').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
-    return Number(res.numDeletedRows) > 0;
+    if (Number(res.numDeletedRows) === 0) return false;
+    const registryId = await this.registryIdOf(repositoryId);
+    const row = await this.db.selectFrom('registry_blobs').select(['refs', 'size']).where('registry_id', '=', registryId).where('digest', '=', digest).executeTakeFirst();
+    if (row && Number(row.refs) > 1) {
+      await this.db.updateTable('registry_blobs').set({ refs: Number(row.refs) - 1 }).where('registry_id', '=', registryId).where('digest', '=', digest).execute();
+    } else if (row) {
+      await this.db.deleteFrom('registry_blobs').where('registry_id', '=', registryId).where('digest', '=', digest).execute();
+      await this.adjustStorage(registryId, -Number(row.size));
+    }
+    return true;
   }
 
   async createUpload(upload: UploadRecord): Promise<void> {
@@ -211,6 +264,10 @@ export class KyselyMetaStore implements MetaStore {
   }
 
   async putManifest(m: NewManifest): Promise<number> {
+    return this.transaction(async (tx) => (tx as KyselyMetaStore).putManifestInTransaction(m));
+  }
+
+  private async putManifestInTransaction(m: NewManifest): Promise<number> {
     const existing = await this.db
       .selectFrom('manifests')
       .select('id')
@@ -242,13 +299,18 @@ export class KyselyMetaStore implements MetaStore {
       return { manifest_id: id, kind, digest };
     });
     if (refs.length > 0) await this.db.insertInto('manifest_references').values(refs).execute();
+    await this.adjustStorage(await this.registryIdOf(m.repositoryId), m.size);
     return id;
   }
 
   async deleteManifest(repositoryId: number, digest: Digest): Promise<boolean> {
+    return this.transaction(async (tx) => (tx as KyselyMetaStore).deleteManifestInTransaction(repositoryId, digest));
+  }
+
+  private async deleteManifestInTransaction(repositoryId: number, digest: Digest): Promise<boolean> {
     const row = await this.db
       .selectFrom('manifests')
-      .select('id')
+      .select(['id', 'size'])
       .where('repository_id', '=', repositoryId)
       .where('digest', '=', digest)
       .executeTakeFirst();
@@ -257,6 +319,7 @@ export class KyselyMetaStore implements MetaStore {
     await this.db.deleteFrom('tags').where('manifest_id', '=', row.id).execute();
     await this.db.deleteFrom('manifest_references').where('manifest_id', '=', row.id).execute();
     await this.db.deleteFrom('manifests').where('id', '=', row.id).execute();
+    await this.adjustStorage(await this.registryIdOf(repositoryId), -Number(row.size));
     return true;
   }
 
@@ -297,6 +360,11 @@ export class KyselyMetaStore implements MetaStore {
       artifactType: r.artifact_type,
       annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : null,
     }));
+  }
+
+  async registryStorage(registry: string): Promise<number> {
+    const row = await this.db.selectFrom('registries').select('storage_bytes').where('name', '=', registry).executeTakeFirst();
+    return row ? Number(row.storage_bytes) : 0;
   }
 
   async ping(): Promise<void> {

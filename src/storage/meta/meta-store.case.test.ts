@@ -108,6 +108,24 @@ export function describeMetaStore(name: string, create: () => Promise<MetaStoreF
       expect(sigs).toEqual([{ digest: d('sig'), mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 3, artifactType: 'application/sig', annotations: { k: 'v' } }]);
     }));
 
+    it('counts storage once per registry, manifests included, and keeps a daily history', withMeta(async (meta) => {
+      const a = await meta.ensureRepository(parseRepoName('acct/a'), 'acct');
+      const b = await meta.ensureRepository(parseRepoName('acct/b'), 'acct');
+      const other = await meta.ensureRepository(parseRepoName('else/c'), 'else');
+      await meta.linkBlob(a.id, d('layer'), 1000);
+      await meta.linkBlob(b.id, d('layer'), 1000); // same blob, same registry: counted once
+      await meta.linkBlob(a.id, d('layer'), 1000); // already linked: no change
+      await meta.linkBlob(other.id, d('layer'), 1000); // another registry counts it too
+      await meta.putManifest(manifest(a.id, 'm1'));
+      expect(await meta.registryStorage('acct')).toBe(1000 + 2);
+      expect(await meta.registryStorage('else')).toBe(1000);
+      await meta.unlinkBlob(a.id, d('layer'));
+      expect(await meta.registryStorage('acct')).toBe(1002); // still held by acct/b
+      await meta.unlinkBlob(b.id, d('layer'));
+      await meta.deleteManifest(a.id, d('m1'));
+      expect(await meta.registryStorage('acct')).toBe(0);
+    }));
+
     it('rolls a transaction back when its work fails', withMeta(async (meta) => {
       await expect(
         meta.transaction(async (tx) => {

@@ -94,6 +94,9 @@ export interface MetaStore {
 
   listReferrers(repositoryId: number, subject: Digest, artifactType?: string): Promise<ReferrerRecord[]>;
 
+  /** Bytes a registry stores: its distinct blobs once each, plus its manifests (0 for an unknown registry). */
+  registryStorage(registry: string): Promise<number>;
+
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -7,6 +7,48 @@ export interface RegistriesTable {
   created_at: number;
   /** 1: anonymous pull allowed. */
   public: Generated<number>;
+  region: Generated<string>;
+  tier_slug: Generated<string>;
+  tier_updated_at: number | null;
+  /** Distinct blobs of the registry counted once, plus its manifests; kept in step by every link, unlink, put and delete. */
+  storage_bytes: Generated<number>;
+  storage_updated_at: number | null;
+}
+
+export interface RegistryBlobsTable {
+  registry_id: number;
+  digest: string;
+  size: number;
+  /** How many of the registry's repositories link the blob. */
+  refs: number;
+}
+
+export interface TransferUsageTable {
+  registry_id: number;
+  /** YYYY-MM, UTC */
+  month: string;
+  bytes: number;
+}
+
+export interface StorageHistoryTable {
+  registry_id: number;
+  /** YYYY-MM-DD, UTC */
+  day: string;
+  bytes: number;
+}
+
+export interface GcRunsTable {
+  id: string;
+  registry_id: number;
+  type: string;
+  status: string;
+  dry_run: Generated<number>;
+  created_at: number;
+  updated_at: number;
+  manifests_deleted: Generated<number>;
+  blobs_deleted: Generated<number>;
+  freed_bytes: Generated<number>;
+  error: string | null;
 }
 
 export interface UsersTable {
@@ -154,4 +196,8 @@ export interface Database {
   grants: GrantsTable;
   tokens: TokensTable;
   audit_events: AuditEventsTable;
+  registry_blobs: RegistryBlobsTable;
+  transfer_usage: TransferUsageTable;
+  storage_history: StorageHistoryTable;
+  gc_runs: GcRunsTable;
 }
