@@ -57,8 +57,10 @@ function readConfigFile(file: string): Record<string, unknown> {
 }
 
 /** Every leaf setting with its environment variable: `http.idleTimeoutSeconds` ↔ BERTH_HTTP_IDLE_TIMEOUT_SECONDS. */
-export function environmentVariables(): { path: string[]; variable: string; kind: 'number' | 'string' | 'boolean' }[] {
-  const out: { path: string[]; variable: string; kind: 'number' | 'string' | 'boolean' }[] = [];
+type EnvKind = 'number' | 'string' | 'boolean' | 'list';
+
+export function environmentVariables(): { path: string[]; variable: string; kind: EnvKind }[] {
+  const out: { path: string[]; variable: string; kind: EnvKind }[] = [];
   const walk = (schema: z.ZodTypeAny, path: string[]) => {
     const inner = unwrap(schema);
     if (inner instanceof z.ZodObject) {
@@ -66,7 +68,8 @@ export function environmentVariables(): { path: string[]; variable: string; kind
       return;
     }
     const variable = 'BERTH_' + path.map((p) => p.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
-    out.push({ path, variable, kind: inner instanceof z.ZodNumber ? 'number' : inner instanceof z.ZodBoolean ? 'boolean' : 'string' });
+    const kind: EnvKind = inner instanceof z.ZodNumber ? 'number' : inner instanceof z.ZodBoolean ? 'boolean' : inner instanceof z.ZodArray ? 'list' : 'string';
+    out.push({ path, variable, kind });
   };
   walk(configSchema, []);
   return out;
@@ -87,8 +90,17 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return result;
 }
 
-function parseEnvValue(raw: string, kind: 'number' | 'string' | 'boolean'): unknown {
+/** Lists come as JSON (`[...]`, for lists of objects) or comma-separated strings. */
+function parseEnvValue(raw: string, kind: EnvKind): unknown {
   const v = raw.trim();
+  if (kind === 'list') {
+    if (!v.startsWith('[')) return v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    try {
+      return JSON.parse(v);
+    } catch {
+      return raw; // the schema reports it
+    }
+  }
   if (kind === 'number' && /^-?\d+(\.\d+)?$/.test(v)) return Number(v);
   if (kind === 'boolean' && /^(true|false|1|0)$/i.test(v)) return /^(true|1)$/i.test(v);
   return raw;

@@ -1,5 +1,40 @@
 import { z } from 'zod';
 
+/** `90s`, `15m`, `1h`, `0s`… → milliseconds. */
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 0s, 90s, 15m, 1h or 2d')
+  .transform((v) => {
+    const n = Number(v.match(/^\d+/)![0]);
+    const unit = v.slice(String(n).length);
+    return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms' | 's' | 'm' | 'h' | 'd'];
+  });
+
+const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
+
+const tierSchema = z
+  .object({
+    slug: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/),
+    name: z.string(),
+    /** null: no limit. */
+    includedRepositories: z.number().int().min(0).nullable(),
+    includedStorageBytes: z.number().int().min(0).nullable(),
+    includedBandwidthBytes: z.number().int().min(0).nullable(),
+    monthlyPriceInCents: z.number().int().min(0),
+    allowStorageOverage: z.boolean(),
+    storageOveragePricePerGbInCents: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+/** DigitalOcean's tiers, plus `unlimited` for self-hosted registries that need no quota. */
+export const DEFAULT_TIERS: z.input<typeof tierSchema>[] = [
+  { slug: 'starter', name: 'Starter', includedRepositories: 1, includedStorageBytes: 500 * MIB, includedBandwidthBytes: 500 * MIB, monthlyPriceInCents: 0, allowStorageOverage: false },
+  { slug: 'basic', name: 'Basic', includedRepositories: 5, includedStorageBytes: 5 * GIB, includedBandwidthBytes: 5 * GIB, monthlyPriceInCents: 500, allowStorageOverage: true, storageOveragePricePerGbInCents: 2 },
+  { slug: 'professional', name: 'Professional', includedRepositories: null, includedStorageBytes: 100 * GIB, includedBandwidthBytes: 100 * GIB, monthlyPriceInCents: 2000, allowStorageOverage: true, storageOveragePricePerGbInCents: 2 },
+  { slug: 'unlimited', name: 'Unlimited (self-hosted)', includedRepositories: null, includedStorageBytes: null, includedBandwidthBytes: null, monthlyPriceInCents: 0, allowStorageOverage: true },
+];
+
 const listenAddress = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected HOST:PORT, e.g. 0.0.0.0:5000 or [::1]:5000')
@@ -49,6 +84,26 @@ export const configSchema = z
     registries: z
       .object({
         autoCreate: z.boolean().default(true),
+        /** The tier of registries created by a push (the API asks for one). */
+        defaultTier: z.string().default('unlimited'),
+        /** Regions offered by the API; a self-hosted Berth is usually one. */
+        regions: z.array(z.string().regex(/^[a-z0-9-]{1,32}$/)).min(1).default(['local']),
+      })
+      .strict()
+      .default({}),
+    tiers: z.array(tierSchema).min(1).default(DEFAULT_TIERS),
+    pricing: z
+      .object({
+        /** $0.05 per GB-month of storage, $0.01 per GB of outbound transfer (DigitalOcean's list prices). */
+        storagePerGbMonthInCents: z.number().min(0).default(5),
+        transferPerGbInCents: z.number().min(0).default(1),
+      })
+      .strict()
+      .default({}),
+    gc: z
+      .object({
+        /** Blobs uploaded or mounted more recently than this are never collected. */
+        gracePeriod: duration.default('1h'),
       })
       .strict()
       .default({}),
@@ -67,3 +122,4 @@ export const configSchema = z
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
+export type Tier = z.infer<typeof tierSchema>;
