@@ -1,0 +1,94 @@
+// The machine's own ceilings, measured in the same run: how fast this CPU hashes
+// SHA-256 (every push must hash every byte) and how fast nginx with sendfile serves
+// the same file (about as fast as loopback HTTP gets), and how fast nginx takes a PUT
+// of it into a file (the same client code as the registry pushes, so its ceiling too).
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { BigBlobFactory } from './blobdata.js';
+import { expect } from './http.js';
+import type { PullPool } from './pull.js';
+import type { Metrics } from './workloads.js';
+
+const MiB = 1 << 20;
+
+/** Node crypto hashing `totalMiB` in 1 MiB updates, MB/s; the best of `repeats` (a ceiling, so noise from
+ * anything else on the machine should not lower it). */
+export function nodeSha256MBps(totalMiB = 256, repeats = 5): number {
+  const chunk = randomBytes(MiB);
+  const runs: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const hash = createHash('sha256');
+    const t0 = performance.now();
+    for (let i = 0; i < totalMiB; i++) hash.update(chunk);
+    hash.digest();
+    runs.push((totalMiB * MiB) / 1e6 / ((performance.now() - t0) / 1000));
+  }
+  return Math.max(...runs);
+}
+
+/**
+ * Writing `totalMiB` to a new file in 1 MiB writes, MB/s, without and with a final fsync
+ * (Berth fsyncs each blob before making it visible; Distribution does not). Best of
+ * `repeats`; each file is deleted after.
+ */
+export function fileWriteMBps(dir: string, totalMiB = 256, repeats = 3): { write: number; writeFsync: number } {
+  const chunk = randomBytes(MiB);
+  const once = (fsync: boolean) => {
+    const file = join(dir, `write-ceiling-${fsync ? 'fsync' : 'plain'}.bin`);
+    const t0 = performance.now();
+    const fd = openSync(file, 'w');
+    try {
+      for (let i = 0; i < totalMiB; i++) writeSync(fd, chunk);
+      if (fsync) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const mbps = (totalMiB * MiB) / 1e6 / ((performance.now() - t0) / 1000);
+    rmSync(file, { force: true });
+    return mbps;
+  };
+  const best = (fsync: boolean) => Math.max(...Array.from({ length: repeats }, () => once(fsync)));
+  return { write: best(false), writeFsync: best(true) };
+}
+
+/** `openssl speed -evp sha256 -bytes 16384`, MB/s; undefined if openssl is missing or says nothing useful. */
+export async function opensslSha256MBps(seconds = 3): Promise<number | undefined> {
+  try {
+    const { stdout } = await promisify(execFile)('openssl', ['speed', '-seconds', String(seconds), '-evp', 'sha256', '-bytes', '16384'], {
+      timeout: (seconds + 30) * 1000,
+    });
+    // The result line: "sha256  123456.78k" (thousands of bytes per second).
+    const line = stdout.split('\n').find((l) => /^sha256\s/.test(l));
+    const m = line?.match(/([\d.]+)k\s*$/);
+    return m ? (Number(m[1]) * 1000) / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** nginx serving the big file: 1 and 4 clients, with and without verifying, like the registry pulls. */
+export async function nginxPulls(port: number, big: BigBlobFactory, pool: PullPool, fileName: string): Promise<Metrics> {
+  const metrics: Metrics = {};
+  for (const clients of [1, 4]) {
+    for (const verify of [false, true]) {
+      const r = await pool.run(clients, { port, path: `/${fileName}`, size: big.size, digest: big.fileDigest, verify });
+      if (r.errors.length > 0) throw new Error(`nginx pull by ${clients} client(s): ${r.errors.join('; ')}`);
+      metrics[`pull_${clients}${verify ? '_verify' : ''}_MBps`] = r.mbps;
+    }
+  }
+  return metrics;
+}
+
+/** nginx WebDAV PUT of a fresh big blob (written to a temp file, renamed), MB/s; the file is deleted after. */
+export async function nginxPush(port: number, big: BigBlobFactory): Promise<Metrics> {
+  const blob = big.fresh();
+  const path = '/upload/push.bin';
+  const t0 = performance.now();
+  await expect(201, port, 'PUT', path, { headers: { 'content-length': blob.size }, body: () => blob.chunks() });
+  const ms = performance.now() - t0;
+  await expect(204, port, 'DELETE', path);
+  return { push_MBps: (blob.size * 1000) / 1e6 / ms };
+}
