@@ -29,11 +29,28 @@ export function loopbackPath(port: number, location: string): string {
   return url.pathname + url.search;
 }
 
+/**
+ * Authorization sent to a port when a request doesn't carry its own. The auth-on Berth
+ * gets its admin's Basic credentials here, so the setup and readiness code (written for
+ * servers without auth) works on it unchanged; the measured load sets its own headers.
+ */
+const defaultAuthorization = new Map<number, string>();
+
+export function setDefaultAuthorization(port: number, authorization: string): void {
+  defaultAuthorization.set(port, authorization);
+}
+
+function withDefaultAuth(port: number, headers: RequestOptions['headers']): RequestOptions['headers'] {
+  const auth = defaultAuthorization.get(port);
+  if (auth === undefined || Object.keys(headers ?? {}).some((k) => k.toLowerCase() === 'authorization')) return headers;
+  return { ...headers, authorization: auth };
+}
+
 export function request(port: number, method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise<Response>((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method, path: loopbackPath(port, path), headers: opts.headers, agent },
+      { host: '127.0.0.1', port, method, path: loopbackPath(port, path), headers: withDefaultAuth(port, opts.headers), agent },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

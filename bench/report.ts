@@ -106,7 +106,8 @@ export function fmt(v: number): string {
   return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
-export function markdown(rows: Row[], ceilings: Ceilings, header: string[], notes: string[]): string {
+/** `extra`: more tables, printed right after the main one (the access-control comparison). */
+export function markdown(rows: Row[], ceilings: Ceilings, header: string[], notes: string[], extra: string[] = []): string {
   const lines = [...header, ''];
   lines.push('| workload | Berth median | Distribution median | ratio, >1 = Berth better (rates: Berth/Distribution; times, latencies, memory: Distribution/Berth) | target | result |');
   lines.push('| --- | ---: | ---: | ---: | --- | --- |');
@@ -115,6 +116,7 @@ export function markdown(rows: Row[], ceilings: Ceilings, header: string[], note
     const result = r.pass === undefined ? (r.target === '—' ? '—' : 'n/a') : r.pass ? 'PASS' : 'FAIL';
     lines.push(`| ${r.workload} | ${fmt(r.berth)} | ${fmt(r.distribution)} | ${ratio} | ${r.target} | ${result} |`);
   }
+  lines.push(...extra);
   lines.push('', '**Machine ceilings (same run)**', '', '| ceiling | value |', '| --- | ---: |');
   lines.push(`| SHA-256, Node crypto, 256 MiB in 1 MiB chunks, best of 5 (MB/s) | ${fmt(ceilings.nodeSha256MBps)} |`);
   lines.push(`| SHA-256, openssl speed -evp sha256 -bytes 16384 (MB/s) | ${fmt(ceilings.opensslSha256MBps ?? NaN)} |`);

@@ -12,8 +12,9 @@ import { createFixture } from './fixtures.js';
 import { environment, ensureTools } from './machine.js';
 import { createPullPool, type PullPool } from './pull.js';
 import { buildRows, markdown, median, rowDefs, writeResults, type Ceilings, type Samples } from './report.js';
+import { authMarkdown, buildAuthRows } from './report-auth.js';
 import { RssSampler } from './rss.js';
-import { startBerth, startDistribution, startNginx, stopAll, type Server } from './servers.js';
+import { startBerth, startBerthWithAuth, startDistribution, startNginx, stopAll, type Server } from './servers.js';
 import { WORKLOADS, type Context, type Params } from './workloads.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,12 +81,16 @@ async function main(): Promise<void> {
     mkdirSync(www);
     const big = BigBlobFactory.create(join(www, 'blob.bin'), params.blobBytes);
     const berth = await startBerth(ROOT, join(tmp, 'berth-data'));
+    // Access control on, for the acceptance "bearer-token rates within 20% of auth off".
+    const berthAuth = await startBerthWithAuth(ROOT, join(tmp, 'berth-auth-data'));
     const dist = await startDistribution(join(tmp, 'distribution'));
     const nginx = await startNginx(join(tmp, 'nginx'), www);
-    const servers: Server[] = [berth, dist];
-    log(`berth pid ${berth.pid} :${berth.port}, distribution pid ${dist.pid} :${dist.port}, nginx pid ${nginx.pid} :${nginx.port}`);
+    // berth and berth-auth side by side, so in every round the two Berths run back to back
+    // (and swap who goes first); berth-auth runs only the workloads marked withAuth.
+    const servers: Server[] = [berth, berthAuth, dist];
+    log(`berth pid ${berth.pid} :${berth.port}, berth-auth pid ${berthAuth.pid} :${berthAuth.port}, distribution pid ${dist.pid} :${dist.port}, nginx pid ${nginx.pid} :${nginx.port}`);
 
-    sampler = new RssSampler({ berth: berth.pid, distribution: dist.pid });
+    sampler = new RssSampler(Object.fromEntries(servers.map((s) => [s.name, s.pid])));
     sampler.start(100);
     await new Promise((r) => setTimeout(r, 1000)); // let start-up settle before "idle"
     const samples: Samples = { berth: {}, distribution: {}, nginx: {} };
@@ -109,6 +114,7 @@ async function main(): Promise<void> {
       const order = round % 2 === 1 ? servers : [...servers].reverse();
       for (const w of WORKLOADS) {
         for (const s of order) {
+          if (s.credentials && !w.withAuth) continue;
           if (Date.now() > deadline) throw new Error(`run exceeded BENCH_MAX_MINUTES=${maxMinutes}`);
           ctx.phase(w.name);
           const t0 = Date.now();
@@ -130,7 +136,8 @@ async function main(): Promise<void> {
       }
     }
     sampler.setPhase('end');
-    for (const s of servers) add(s.name, { rss_peak_MiB: sampler.peak(s.name) });
+    const requestsPhase = WORKLOADS.find((w) => w.withAuth)?.name ?? '';
+    for (const s of servers) add(s.name, { rss_peak_MiB: sampler.peak(s.name), rss_peak_requests_MiB: sampler.peaks[s.name]?.[requestsPhase] ?? NaN });
 
     const ceilings: Ceilings = {
       nodeSha256MBps: nodeSha,
@@ -152,12 +159,14 @@ async function main(): Promise<void> {
       `RSS peak first reached (within 2%) during: ${servers.map((s) => `${s.name} "${sampler?.peakPhase(s.name)}" (${sampler?.peak(s.name).toFixed(0)} MiB)`).join(', ')}`,
       `RSS peak by phase (MiB): ${Object.entries(sampler.peaks).map(([n, p]) => `${n} ${Object.entries(p).map(([ph, v]) => `${ph} ${v.toFixed(0)}`).join(', ')}`).join(' | ')}`,
       'Berth runs on its embedded default (filesystem + SQLite) with access control off (BERTH_AUTH_ENABLED=false), as Distribution runs with no auth configured.',
+      'Berth auth on ("berth-auth"): a second Berth, same build and settings but access control on (its default) with BERTH_ADMIN_PASSWORD; seeded with the same fixture over HTTP Basic as admin; measured only on manifest GET / HEAD blob, with `Authorization: Bearer <JWT>` on every request, the JWT fetched per round from `GET /token?service=berth&scope=repository:bench/base:pull` with Basic admin credentials.',
       ...distributionQuirks(samples),
       `Load average (1/5/15 min) at start ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}: anything else running on the machine skews the numbers.`,
       `The load tool (autocannon), the pulling clients and the servers share the same ${env.cores} cores.`,
     ];
-    const md = markdown(rows, ceilings, header, notes);
-    const paths = writeResults(join(ROOT, 'bench/results'), md, { quick, rounds, params, environment: env, ceilings, rows, samples, errors, rssPeaksByPhase: sampler.peaks, rssPeakPhase: Object.fromEntries(servers.map((s) => [s.name, sampler?.peakPhase(s.name)])), fixtures: ctx.fixtures });
+    const authRows = buildAuthRows(samples, berthAuth.name, berth.name, params.connections);
+    const md = markdown(rows, ceilings, header, notes, authMarkdown(authRows));
+    const paths = writeResults(join(ROOT, 'bench/results'), md, { quick, rounds, params, environment: env, ceilings, rows, authRows, samples, errors, rssPeaksByPhase: sampler.peaks, rssPeakPhase: Object.fromEntries(servers.map((s) => [s.name, sampler?.peakPhase(s.name)])), fixtures: ctx.fixtures });
     process.stdout.write('\n' + md + '\n');
     log(`wrote ${paths.md} and ${paths.json}`);
   } finally {

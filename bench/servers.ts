@@ -5,12 +5,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { request } from './http.js';
+import { basicAuthorization, newAdminCredentials, type Credentials } from './auth.js';
+import { request, setDefaultAuthorization } from './http.js';
 
 export interface Server {
   name: string;
   port: number;
   pid: number;
+  /** Set on a server with access control on: its admin, for setup and for /token. */
+  credentials?: Credentials;
   /** Output of the process (stderr and stdout), kept for error messages. */
   output(): string;
   stop(): Promise<void>;
@@ -91,18 +94,43 @@ async function waitReady(server: Server, path: string, timeoutMs = 30_000): Prom
 
 /** Berth on its embedded default (filesystem blobs + SQLite), fresh data dir, access control off. */
 export async function startBerth(root: string, dataDir: string): Promise<Server> {
+  // Access control is off, like Distribution here (no auth configured): both serve
+  // anonymous clients, so the comparison is of the registries, not of token checks.
+  return launchBerth('berth', root, dataDir, { BERTH_AUTH_ENABLED: 'false' });
+}
+
+/**
+ * Berth with access control on (its default): the first start creates `admin` with
+ * BERTH_ADMIN_PASSWORD. Everything else is as in startBerth, so the two differ only in auth.
+ */
+export async function startBerthWithAuth(root: string, dataDir: string): Promise<Server> {
+  const credentials = newAdminCredentials();
+  const server = await launchBerth('berth-auth', root, dataDir, { BERTH_ADMIN_PASSWORD: credentials.password }, credentials);
+  server.credentials = credentials;
+  return server;
+}
+
+async function launchBerth(name: string, root: string, dataDir: string, berthEnv: Record<string, string>, credentials?: Credentials): Promise<Server> {
   const port = await freePort();
   const bin = join(root, 'dist/cli/main.js');
   const args = [bin, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--log-level', 'error'];
   // Strip BERTH_* from the environment so a developer's settings can't skew the run.
-  // Access control is off, like Distribution here (no auth configured): both serve
-  // anonymous clients, so the comparison is of the registries, not of token checks.
   const env = {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_'))),
-    BERTH_AUTH_ENABLED: 'false',
+    ...berthEnv,
   };
-  const server = launch('berth', process.execPath, args, port, env);
-  await waitReady(server, '/v2/');
+  const server = launch(name, process.execPath, args, port, env);
+  if (!credentials) {
+    await waitReady(server, '/v2/');
+    return server;
+  }
+  // Auth on: prove it is (an anonymous /v2/ must be refused), then let every setup request
+  // carry the admin's Basic credentials and check they are accepted.
+  await waitReady(server, '/healthz');
+  const anonymous = await request(port, 'GET', '/v2/');
+  if (anonymous.status !== 401) throw new Error(`${name}: anonymous GET /v2/ answered ${anonymous.status}, expected 401 (is access control on?)`);
+  setDefaultAuthorization(port, basicAuthorization(credentials));
+  await waitReady(server, '/v2/', 5_000);
   return server;
 }
 

@@ -1,8 +1,10 @@
 // The measured workloads. Each runs against one server and returns named metrics;
 // run.ts calls them round by round, alternating which server goes first.
 import { randomBytes } from 'node:crypto';
+import { registryToken } from './auth.js';
 import type { BigBlobFactory, BlobSource } from './blobdata.js';
 import { bufferBlob } from './blobdata.js';
+import { expect } from './http.js';
 import { load } from './load.js';
 import type { PullPool } from './pull.js';
 import { ACCEPT_MANIFESTS, imageConfig, pushBlobIfMissing, pushChunked, pushMonolithic, putManifest, schema2Manifest } from './registry.js';
@@ -37,6 +39,8 @@ export type Metrics = Record<string, number>;
 
 export interface Workload {
   name: string;
+  /** Also run against the auth-on Berth (the others compare with Distribution, which has no auth). */
+  withAuth?: boolean;
   run(ctx: Context, server: Server, round: number): Promise<Metrics>;
 }
 
@@ -74,22 +78,28 @@ const chunked: Workload = {
   },
 };
 
-/** GET manifest by tag and HEAD blob, each at fixed concurrency for a fixed time. */
+/**
+ * GET manifest by tag and HEAD blob, each at fixed concurrency for a fixed time. On the
+ * auth-on Berth every request carries `Authorization: Bearer <registry JWT>`, fetched
+ * fresh for the round (tokens live 300 s; one round's load takes 2 × loadSeconds).
+ */
 const requests: Workload = {
   name: 'manifest GET / HEAD blob',
+  withAuth: true,
   async run(ctx, server) {
     const f = ctx.fixtures[server.name];
     if (!f) throw new Error(`no fixture for ${server.name}`);
     const { connections, loadSeconds: seconds } = ctx.params;
-    const get = await load({
-      port: server.port,
-      method: 'GET',
-      path: `/v2/${f.baseRepo}/manifests/latest`,
-      headers: { accept: ACCEPT_MANIFESTS },
-      connections,
-      seconds,
-    });
-    const head = await load({ port: server.port, method: 'HEAD', path: `/v2/${f.baseRepo}/blobs/${f.layerDigest}`, connections, seconds });
+    const auth: Record<string, string> = server.credentials
+      ? { authorization: `Bearer ${await registryToken(server.port, server.credentials, f.baseRepo)}` }
+      : {};
+    const manifest = { method: 'GET' as const, path: `/v2/${f.baseRepo}/manifests/latest`, headers: { ...auth, accept: ACCEPT_MANIFESTS } };
+    const blob = { method: 'HEAD' as const, path: `/v2/${f.baseRepo}/blobs/${f.layerDigest}`, headers: auth };
+    // One request of each first, outside the clock: a wrong token fails here with its status
+    // and body, instead of as 10 s of fast 401s.
+    for (const r of [manifest, blob]) await expect(200, server.port, r.method, r.path, { headers: r.headers });
+    const get = await load({ port: server.port, ...manifest, connections, seconds });
+    const head = await load({ port: server.port, ...blob, connections, seconds });
     return {
       manifest_get_rps: get.rps,
       manifest_get_p50_ms: get.p50ms,

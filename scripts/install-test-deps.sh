@@ -12,11 +12,12 @@ declare -A PACKAGES=(
   [ctr]=containerd
   [umoci]=umoci
   [busybox]=busybox-static
+  [kubectl]=kubernetes-client
 )
 
 missing=()
 for cmd in "${!PACKAGES[@]}"; do
-  if [ ! -x "/usr/bin/$cmd" ] && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/bin/$cmd" ]; then
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
     missing+=("${PACKAGES[$cmd]}")
   fi
 done

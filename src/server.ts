@@ -4,6 +4,9 @@ import { pino, type Logger } from 'pino';
 import { splitListen } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Registry } from './core/registry.js';
+import { TierCatalog } from './core/tiers.js';
+import { TransferMeter } from './core/transfer-meter.js';
+import { provideRepositoryListing } from './core/repository-listing.js';
 import { buildApp } from './http/app.js';
 import { FilesystemBlobStore } from './storage/blob/filesystem/filesystem-blob-store.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
@@ -37,7 +40,21 @@ export async function startServer(
     const stores = await openSqliteStores({ path: join(dataDir, 'metadata.db'), synchronous: config.storage.sqlite.synchronous });
     undo.unshift(() => stores.close());
     // The embedded default is this process's alone (the lock above), so hot reads may be cached.
-    const registry = new Registry(stores.meta, blobStore, { singleWriter: true });
+    const tiers = new TierCatalog(config.tiers, config.registries.regions, config.registries.defaultTier);
+    stores.access.registryDefaults = { tierSlug: tiers.defaultTier.slug, region: tiers.defaultRegion };
+    // Transfer is counted in memory and written every few seconds; the rest on shutdown, before the stores close.
+    const meter = new TransferMeter(stores.usage, { flushIntervalMs: 5000, onError: (err) => logger.warn({ err }, 'could not record transfer usage; retrying') });
+    meter.start();
+    undo.unshift(() => meter.stop());
+    const registry = new Registry(stores.meta, blobStore, {
+      singleWriter: true,
+      accounts: { store: stores.usage, tiers, pricing: config.pricing, meter },
+      gc: { store: stores.gc, gracePeriodMs: config.gc.gracePeriod, logger },
+    });
+    // Runs a shutdown or crash cut short are marked failed, not resumed; on shutdown, running ones stop before the stores close.
+    await registry.gc!.recover();
+    undo.unshift(() => registry.gc!.close());
+    provideRepositoryListing(registry, stores.repositoryQueries);
     const access = await AccessControl.create({ ...config.auth, dataDir, autoCreateRegistries: config.registries.autoCreate }, stores.access, logger);
     await ensureAdminUser(stores.access, access.audit, logger, adminPassword);
     if (!config.auth.enabled) {

@@ -104,7 +104,8 @@ export interface AccessStore {
 
   getRegistry(name: string): Promise<RegistryRecord | undefined>;
   listRegistries(): Promise<RegistryRecord[]>;
-  createRegistry(name: string, isPublic: boolean): Promise<RegistryRecord>;
+  /** Without `settings`, the registry gets the store's defaults (the configured default tier and first region). */
+  createRegistry(name: string, isPublic: boolean, settings?: { tierSlug?: string; region?: string }): Promise<RegistryRecord>;
   setRegistryPublic(id: number, isPublic: boolean): Promise<void>;
 
   createRobot(registryId: number, name: string): Promise<RobotRecord>;

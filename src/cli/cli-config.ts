@@ -10,8 +10,14 @@ export interface ServerLogin {
   token: string;
   /** The token's id, so `berth logout` can revoke it. */
   tokenId?: string;
+  /** The registry commands use when none is named (`berth auth init --registry`). */
+  registry?: string;
 }
 
+/**
+ * `servers` holds logins by host (`berth login`) and named contexts (`berth auth
+ * init --context`) alike; `current` names one of them.
+ */
 export interface CliConfig {
   current?: string;
   servers: Record<string, ServerLogin>;
@@ -57,25 +63,56 @@ function isLoopback(hostname: string): boolean {
 
 export interface ConnectOptions {
   server?: string;
+  /** A named context (`berth auth init --context`). */
+  context?: string;
+  token?: string;
+}
+
+/** The global --context/--server/--token, set once per run by main.ts before the action runs. */
+let globalOptions: ConnectOptions = {};
+export function setGlobalOptions(options: ConnectOptions): void {
+  globalOptions = options;
+}
+
+export interface Target {
+  url: string;
+  /** The servers entry (host or context name) in use. */
+  key: string;
+  token: string;
+  login?: ServerLogin;
+  hint: string;
 }
 
 /**
- * The client for a command: the server from --server, BERTH_SERVER or the
- * last login; the token from BERTH_TOKEN or the stored login for that server.
+ * Where a command goes: the context from --context (or BERTH_CONTEXT), else the
+ * server from --server, BERTH_SERVER or the current context/login; the token
+ * from --token, BERTH_TOKEN or the stored login.
  */
-export function connect(options: ConnectOptions, env = process.env): ApiClient {
+export function resolveTarget(options: ConnectOptions, env = process.env): Target {
+  const o: ConnectOptions = { ...globalOptions };
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) o[k as keyof ConnectOptions] = v as string;
   const config = loadCliConfig();
-  const input = options.server ?? env.BERTH_SERVER ?? config.current;
-  if (!input) throw new CliError('not logged in: run `berth login <server>` (or pass --server and set BERTH_TOKEN)');
-  const target = parseServer(input);
+  const contextName = o.context ?? (o.server ? undefined : env.BERTH_CONTEXT);
+  if (contextName !== undefined && !config.servers[contextName]) {
+    throw new CliError(`no context ${contextName}: create it with \`berth auth init --context ${contextName} --server URL\` (see \`berth auth list\`)`);
+  }
+  const input = contextName ?? o.server ?? env.BERTH_SERVER ?? config.current;
+  if (!input) throw new CliError('not logged in: run `berth login <server>` or `berth auth init` (or pass --server and --token)');
+  const named = config.servers[input];
+  const target = named ? { url: named.url, key: input } : parseServer(input);
   const login = config.servers[target.key];
-  const token = env.BERTH_TOKEN || login?.token;
-  if (!token) throw new CliError(`not logged in to ${target.key}: run \`berth login ${target.key}\` (or set BERTH_TOKEN)`);
+  const token = o.token || env.BERTH_TOKEN || login?.token;
+  if (!token) throw new CliError(`not logged in to ${target.key}: run \`berth login ${target.key}\` (or pass --token, or set BERTH_TOKEN)`);
   // A stored login remembers the scheme chosen at login time; an explicit URL wins.
   const explicit = /^[a-z][a-z0-9+.-]*:\/\//i.test(input);
   const url = !explicit && login ? login.url : target.url;
-  const hint = env.BERTH_TOKEN ? 'check BERTH_TOKEN' : `run \`berth login ${target.key}\` again`;
-  return new ApiClient(url, { kind: 'bearer', token }, hint);
+  const hint = o.token ? 'check --token' : env.BERTH_TOKEN ? 'check BERTH_TOKEN' : `run \`berth login ${target.key}\` again`;
+  return { url, key: target.key, token, login, hint };
+}
+
+export function connect(options: ConnectOptions, env = process.env): ApiClient {
+  const t = resolveTarget(options, env);
+  return new ApiClient(t.url, { kind: 'bearer', token: t.token }, t.hint);
 }
 
 // ---- files holding secrets: written whole (temp file + rename) and readable by the owner only ----

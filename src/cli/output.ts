@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError } from './api-client.js';
 
 /** What list and create commands print: aligned columns for people, or --json for programs. */
@@ -11,7 +11,7 @@ export function printTable(headers: string[], rows: Cell[][]): void {
   process.stdout.write(`${[line(headers), ...text.map(line)].join('\n')}\n`);
 }
 
-function cellText(c: Cell): string {
+export function cellText(c: Cell): string {
   if (c === null || c === undefined || c === '') return '-';
   if (typeof c === 'boolean') return c ? 'yes' : 'no';
   return String(c);
@@ -73,4 +73,78 @@ export function serverCommand(parent: Command, nameAndArgs: string, description:
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive whole number');
   return Number(value);
+}
+
+// ---- lists with --output text|json, --format and --no-header (doctl's conventions) ----
+
+export interface Column<T> {
+  /** What --format names, e.g. TagCount. */
+  name: string;
+  header: string;
+  value: (row: T) => Cell;
+}
+
+export interface ListFlags {
+  output?: 'text' | 'json';
+  format?: string;
+  header?: boolean;
+}
+
+/** Adds --output, --format and --no-header; `columns` are listed in the help. */
+export function listOptions<T>(command: Command, columns: Column<T>[]): Command {
+  return command
+    .addOption(new Option('-o, --output <format>', 'text (a table) or json').choices(['text', 'json']).default('text'))
+    .option('--format <columns>', `columns to show, comma-separated${columns.length > 0 ? `: ${columns.map((c) => c.name).join(',')}` : ' (field names, e.g. Name,Public)'}`)
+    .option('--no-header', 'leave out the header line');
+}
+
+/** Prints rows as a table of the chosen columns, or `json` as JSON. */
+export function printList<T>(flags: ListFlags, columns: Column<T>[], rows: T[], json: unknown = rows): void {
+  if (flags.output === 'json') return printJson(json);
+  const chosen = chooseColumns(columns, flags.format);
+  const cells = rows.map((r) => chosen.map((c) => c.value(r)));
+  if (flags.header === false) {
+    const text = cells.map((r) => r.map(cellText).join('\t'));
+    if (text.length > 0) process.stdout.write(`${text.join('\n')}\n`);
+    return;
+  }
+  printTable(chosen.map((c) => c.header), cells);
+}
+
+const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+function chooseColumns<T>(columns: Column<T>[], format: string | undefined): Column<T>[] {
+  if (!format) return columns;
+  return format.split(',').map((name) => {
+    const column = columns.find((c) => norm(c.name) === norm(name));
+    if (!column) throw new CliError(`unknown column ${name} in --format; columns are ${columns.map((c) => c.name).join(', ')}`, 2);
+    return column;
+  });
+}
+
+/** Examples at the end of --help. */
+export function examples(command: Command, lines: string[]): Command {
+  return command.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+}
+
+/** Bytes for people: 1536 → 1.5 KiB. */
+export function humanBytes(n: number | null | undefined): string | undefined {
+  if (n === null || n === undefined) return undefined;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+/** Asks before destroying something; --force skips it, and without a terminal --force is required. */
+export async function confirm(question: string, force: boolean | undefined): Promise<void> {
+  if (force) return;
+  if (!process.stdin.isTTY) throw new CliError(`${question} Refusing without --force when not on a terminal.`, 2);
+  const { promptLine } = await import('./prompt.js');
+  const answer = await promptLine(`${question} [y/N] `);
+  if (!/^y(es)?$/i.test(answer)) throw new CliError('cancelled');
 }

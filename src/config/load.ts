@@ -107,7 +107,8 @@ function parseEnvValue(raw: string, kind: EnvKind): unknown {
 }
 
 /** BERTH_* variables read elsewhere (not settings of the schema). */
-const IGNORED_ENV = new Set(['BERTH_CONFIG', 'BERTH_ADMIN_PASSWORD']);
+/** (The CLI's own variables: a server may share an environment with the client.) */
+const IGNORED_ENV = new Set(['BERTH_CONFIG', 'BERTH_ADMIN_PASSWORD', 'BERTH_CONFIG_DIR', 'BERTH_SERVER', 'BERTH_TOKEN', 'BERTH_CONTEXT']);
 
 function unwrap(schema: z.ZodTypeAny): z.ZodTypeAny {
   let s = schema;

@@ -4,6 +4,7 @@ import { parseManifest, type Descriptor } from '../oci/manifest/parse.js';
 import { isNonDistributable } from '../oci/media-types.js';
 import { parseTag, type RepoName } from '../oci/name.js';
 import type { ManifestRecord, MetaStore } from '../storage/meta/meta-store.js';
+import { NO_QUOTA, type Quota } from './quota.js';
 import type { ReadCache } from './read-cache.js';
 import { ensureRepository, requireRepository } from './repositories.js';
 
@@ -27,6 +28,7 @@ export class Manifests {
     private readonly meta: MetaStore,
     /** Set only when this process is the metadata's one writer (see ReadCache). */
     private readonly cache?: ReadCache<ManifestRecord>,
+    private readonly quota?: Quota,
   ) {}
 
   async get(name: RepoName, reference: string): Promise<ManifestRecord> {
@@ -59,12 +61,14 @@ export class Manifests {
     }
     const blobs = parsed.blobs.filter((d) => !isNonDistributable(d.mediaType));
 
+    const quota = this.quota ? await this.quota.forPush(name) : NO_QUOTA;
     this.cache?.invalidate(name);
-    await this.meta.transaction(async (tx) => {
+    await quota.newRepository(name, () => this.meta.transaction(async (tx) => {
       const repo = await ensureRepository(tx, name);
       assertPresent(blobs, await tx.getRepositoryBlobs(repo.id, unique(blobs)), 'blob');
       assertPresent(parsed.children, await tx.getRepositoryManifests(repo.id, unique(parsed.children)), 'manifest');
-      const id = await tx.putManifest({
+      // The manifest's own bytes count towards storage; over the limit, the whole put rolls back.
+      const id = await quota.withinStorage(tx, () => tx.putManifest({
         repositoryId: repo.id,
         digest,
         mediaType: parsed.mediaType,
@@ -75,9 +79,9 @@ export class Manifests {
         annotations: parsed.annotations,
         blobDigests: blobs.map((d) => d.digest),
         childDigests: parsed.children.map((d) => d.digest),
-      });
+      }));
       if ('tag' in ref) await tx.setTag(repo.id, ref.tag, id);
-    });
+    }));
     this.cache?.invalidate(name);
     return { digest, subject: parsed.subject?.digest };
   }

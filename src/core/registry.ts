@@ -2,8 +2,14 @@ import type { BlobStore } from '../storage/blob/blob-store.js';
 import type { ManifestRecord, MetaStore } from '../storage/meta/meta-store.js';
 import { ReadCache } from './read-cache.js';
 import { Blobs } from './blobs.js';
+import { GarbageCollector, type GcLogger, type GcStore } from './gc.js';
+import { ClaimingBlobStore } from './gc-claims.js';
 import { Manifests } from './manifests.js';
+import { Quota } from './quota.js';
+import type { TierCatalog } from './tiers.js';
+import type { TransferMeter } from './transfer-meter.js';
 import { Uploads } from './uploads.js';
+import { UsageReports, type Pricing, type RegistryAccounts, type UsageStore } from './usage.js';
 
 export interface RegistryOptions {
   /**
@@ -12,6 +18,10 @@ export interface RegistryOptions {
    */
   singleWriter?: boolean;
   cacheBytes?: number;
+  /** Tiers, quotas and usage; without them nothing is limited or metered. */
+  accounts?: { store: UsageStore; tiers: TierCatalog; pricing: Pricing; meter: TransferMeter };
+  /** Online garbage collection over the same stores; without it there is none. */
+  gc?: { store: GcStore; gracePeriodMs: number; logger?: GcLogger };
 }
 
 function sizeOfCached(value: unknown): number {
@@ -23,6 +33,9 @@ export class Registry {
   readonly blobs: Blobs;
   readonly uploads: Uploads;
   readonly manifests: Manifests;
+  readonly accounts?: RegistryAccounts;
+  readonly gc?: GarbageCollector;
+  private readonly cache?: ReadCache<unknown>;
 
   constructor(
     readonly meta: MetaStore,
@@ -30,9 +43,32 @@ export class Registry {
     options: RegistryOptions = {},
   ) {
     const cache = options.singleWriter ? new ReadCache<unknown>(options.cacheBytes ?? 32 * 1024 * 1024, sizeOfCached) : undefined;
+    this.cache = cache;
+    // With GC, pushes reach the bytes through claims, so GC never deletes bytes a push is about to link (gc.ts).
+    const claiming = options.gc ? new ClaimingBlobStore(blobStore) : undefined;
+    if (claiming) this.blobStore = blobStore = claiming;
     this.blobs = new Blobs(meta, blobStore, cache as ReadCache<number> | undefined);
-    this.uploads = new Uploads(meta, blobStore);
-    this.manifests = new Manifests(meta, cache as ReadCache<ManifestRecord> | undefined);
+    const a = options.accounts;
+    const quota = a ? new Quota(meta, a.store, a.tiers) : undefined;
+    if (a && quota) this.accounts = { ...a, quota, usage: new UsageReports(a.store, a.tiers, a.pricing, a.meter) };
+    this.uploads = new Uploads(meta, blobStore, quota);
+    this.manifests = new Manifests(meta, cache as ReadCache<ManifestRecord> | undefined, quota);
+    if (claiming && options.gc) this.gc = new GarbageCollector(options.gc.store, claiming, { ...options.gc, invalidate: (name) => this.invalidateRepository(name) });
+  }
+
+  /** Deletes a registry and everything in it; its blobs become garbage for GC. False when there is no such registry. */
+  async deleteRegistry(name: string): Promise<boolean> {
+    const removed = await this.accounts?.store.deleteRegistry(name);
+    if (!removed) return false;
+    this.accounts!.meter.forget(name);
+    for (const repository of removed.repositories) this.invalidateRepository(repository);
+    await Promise.all(removed.uploadIds.map((id) => this.blobStore.deleteUpload(id).catch(() => undefined)));
+    return true;
+  }
+
+  /** Drops what the read cache holds for a repository, for changes made outside Manifests and Blobs (deleting a repository). */
+  invalidateRepository(name: string): void {
+    this.cache?.invalidate(name);
   }
 
   /** Throws when either store is unreachable (readiness). */

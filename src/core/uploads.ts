@@ -7,6 +7,7 @@ import type { RepoName } from '../oci/name.js';
 import type { BlobStore } from '../storage/blob/blob-store.js';
 import type { MetaStore, UploadRecord } from '../storage/meta/meta-store.js';
 import { HashingStream } from './hashing-stream.js';
+import { NO_QUOTA, type PushQuota, type Quota } from './quota.js';
 import { ensureRepository, requireRepository } from './repositories.js';
 
 export interface UploadStatus {
@@ -38,10 +39,13 @@ export class Uploads {
   constructor(
     private readonly meta: MetaStore,
     private readonly store: BlobStore,
+    private readonly quota?: Quota,
   ) {}
 
-  async start(name: RepoName): Promise<UploadStatus> {
-    const repo = await ensureRepository(this.meta, name);
+  async start(name: RepoName, quota?: PushQuota): Promise<UploadStatus> {
+    // A session creates its repository: that is where the tier's repository count applies.
+    const q = quota ?? (await this.quotaFor(name));
+    const repo = await q.newRepository(name, () => ensureRepository(this.meta, name));
     const id = randomUUID();
     await this.store.createUpload(id);
     await this.meta.createUpload({ id, repositoryId: repo.id, size: 0, createdAt: Date.now() });
@@ -57,17 +61,22 @@ export class Uploads {
   async append(name: RepoName, id: string, chunk: Chunk): Promise<UploadStatus> {
     return this.exclusive(id, async () => {
       const upload = await this.load(name, id);
+      await this.admit(await this.quotaFor(name), upload, undefined, chunk);
       const size = await this.write(upload, chunk);
       return { id, size };
     });
   }
 
   /** Finishes the upload with an optional last chunk; the bytes must hash to `digest`. */
-  async complete(name: RepoName, id: string, digestParam: string | undefined, chunk?: Chunk): Promise<Digest> {
+  async complete(name: RepoName, id: string, digestParam: string | undefined, chunk?: Chunk, quota?: PushQuota): Promise<Digest> {
     if (!digestParam) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload');
     const expected = parseDigest(digestParam);
     return this.exclusive(id, async () => {
       const upload = await this.load(name, id);
+      const q = quota ?? (await this.quotaFor(name));
+      // The final size is known before the last chunk is read when it declares its length; otherwise only once written.
+      const sizedUpFront = chunk !== undefined && declaredLength(chunk) !== undefined;
+      if (sizedUpFront) await this.admit(q, upload, expected.digest, chunk);
       const size = chunk ? await this.write(upload, chunk) : upload.size;
       const actual = await this.currentDigest(upload.id, size, expected.algorithm);
       if (actual !== expected.digest) {
@@ -77,11 +86,19 @@ export class Uploads {
           actual,
         });
       }
+      if (!sizedUpFront) await this.admit(q, upload, expected.digest, undefined);
       await this.store.commitUpload(upload.id, expected.digest);
-      await this.meta.transaction(async (tx) => {
-        await tx.linkBlob(upload.repositoryId, expected.digest, size);
-        await tx.deleteUpload(upload.id);
-      });
+      try {
+        await this.meta.transaction(async (tx) => {
+          await q.withinStorage(tx, () => tx.linkBlob(upload.repositoryId, expected.digest, size));
+          await tx.deleteUpload(upload.id);
+        });
+      } catch (err) {
+        // Refused at commit (a concurrent push took the room), or the metadata failed: the session
+        // is over either way. The committed bytes are referenced by nothing, so GC collects them.
+        await this.discard(upload.id).catch(() => undefined);
+        throw err;
+      }
       this.digesters.delete(upload.id);
       return expected.digest;
     });
@@ -89,10 +106,19 @@ export class Uploads {
 
   /** A single-request push (`POST ?digest=` with the blob as body). */
   async monolithic(name: RepoName, digestParam: string, chunk: Chunk): Promise<Digest> {
-    parseDigest(digestParam); // fail before creating anything
-    const upload = await this.start(name);
+    const { digest } = parseDigest(digestParam); // fail before creating anything
+    const q = await this.quotaFor(name);
+    const declared = declaredLength(chunk);
+    if (declared !== undefined) {
+      // Refused before the session (and a new repository) exists, and before any byte is read.
+      await q.admitBlob(digest, declared).catch((err: unknown) => {
+        chunk.body.resume();
+        throw err;
+      });
+    }
+    const upload = await this.start(name, q);
     try {
-      return await this.complete(name, upload.id, digestParam, chunk);
+      return await this.complete(name, upload.id, digestParam, chunk, q);
     } catch (err) {
       await this.discard(upload.id).catch(() => undefined);
       throw err;
@@ -120,11 +146,38 @@ export class Uploads {
       size = (await this.meta.getBlob(digest))?.size;
     }
     if (size !== undefined && (await this.store.stat(digest))) {
-      const repo = await ensureRepository(this.meta, name);
-      await this.meta.linkBlob(repo.id, digest, size);
+      const q = await this.quotaFor(name);
+      // One transaction: a refused mount leaves neither the link nor a new, empty repository.
+      await q.newRepository(name, () =>
+        this.meta.transaction(async (tx) => {
+          const repo = await ensureRepository(tx, name);
+          await q.withinStorage(tx, () => tx.linkBlob(repo.id, digest, size));
+        }),
+      );
       return { mounted: true, digest };
     }
     return { mounted: false, upload: await this.start(name) };
+  }
+
+  private async quotaFor(name: RepoName): Promise<PushQuota> {
+    return this.quota ? this.quota.forPush(name) : NO_QUOTA;
+  }
+
+  /**
+   * Refuses a chunk of known length that would take the blob past the registry's
+   * storage quota (`chunk` absent: checks the bytes already received). The session
+   * is discarded: its blob could never be committed.
+   */
+  private async admit(q: PushQuota, upload: UploadRecord, digest: Digest | undefined, chunk: Chunk | undefined): Promise<void> {
+    const declared = chunk ? declaredLength(chunk) : 0;
+    if (declared === undefined) return;
+    try {
+      await q.admitBlob(digest, upload.size + declared);
+    } catch (err) {
+      chunk?.body.resume();
+      await this.discard(upload.id);
+      throw err;
+    }
   }
 
   private async load(name: RepoName, id: string): Promise<UploadRecord> {

@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessControl } from '../../auth/access-control.js';
 import type { Registry } from '../../core/registry.js';
-import { handleApiError } from './api-error.js';
+import { apiErrorBody, handleApiError } from './api-error.js';
 import { registerAuditRoutes } from './audit.js';
+import { registerDockerCredentialRoutes } from './docker-credentials.js';
+import { registerGcRoutes } from './gc.js';
 import { registerKeyRoutes } from './keys.js';
 import { registerRegistryRoutes } from './registries.js';
+import { registerSubscriptionRoutes } from './subscriptions.js';
+import { registerRepositoryRoutes } from './repositories.js';
 import { registerTeamRoutes } from './teams.js';
 import { registerTokenRoutes } from './tokens.js';
 import { registerUserRoutes } from './users.js';
@@ -25,15 +29,19 @@ export function registerManagementApi(app: FastifyInstance, registry: Registry, 
       });
       api.setErrorHandler(handleApiError);
       api.setNotFoundHandler((req, reply) => {
-        reply.code(404).send({ id: 'not_found', message: `no such endpoint: ${req.method} ${req.url.split('?', 1)[0]!.slice(0, 200)}` });
+        reply.code(404).send(apiErrorBody(req, 'not_found', `no such endpoint: ${req.method} ${req.url.split('?', 1)[0]!.slice(0, 200)}`));
       });
       const ctx = { access, registry };
       registerUserRoutes(api, ctx);
       registerTeamRoutes(api, ctx);
       registerRegistryRoutes(api, ctx);
+      registerSubscriptionRoutes(api, ctx);
       registerTokenRoutes(api, ctx);
       registerAuditRoutes(api, ctx);
       registerKeyRoutes(api, ctx);
+      registerGcRoutes(api, ctx);
+      registerRepositoryRoutes(api, ctx);
+      registerDockerCredentialRoutes(api, ctx);
     },
     { prefix: '/api/v2' },
   );

@@ -1,14 +1,53 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { GrantRecord, RegistryRecord, SubjectKind } from '../../auth/access-store.js';
 import { ROLES } from '../../auth/scopes.js';
-import { badRequest, conflict, forbidden, notFound } from './api-error.js';
+import type { Tier } from '../../core/tiers.js';
+import type { RegistryAccount, RegistryAccounts } from '../../core/usage.js';
+import { badRequest, conflict, forbidden, notFound, unprocessable } from './api-error.js';
 import { audit, caller, requireRegistryAdmin, type ApiContext } from './context.js';
+import { pageQuery, paginate } from './paging.js';
 
-/** DigitalOcean's registry name rule. */
-export const registryName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'registry names are 1-63 characters of a-z, 0-9 and "-", starting with a letter');
+/** Paths under /registries/ that name no registry, so no registry may take them. */
+const RESERVED_NAMES = new Set(['options', 'validate-name']);
 
-const registryView = (r: RegistryRecord) => ({ name: r.name, public: r.public, created_at: new Date(r.createdAt).toISOString() });
+/** DigitalOcean's registry name rule; ending in a letter or digit too, or no repository name could start with it. */
+export const registryName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'registry names are 1-63 characters of a-z, 0-9 and "-", starting with a letter')
+  .refine((n) => !n.endsWith('-'), 'registry names end with a letter or digit, as repository names must')
+  .refine((n) => !RESERVED_NAMES.has(n), 'this name is reserved by the API');
+
+const iso = (at: number) => new Date(at).toISOString();
+
+/** A tier in DigitalOcean's shape; null limits mean "no limit" (clients that want integers read 0, DigitalOcean's "unlimited"). */
+export const tierView = (t: Tier) => ({
+  name: t.name,
+  slug: t.slug,
+  included_repositories: t.includedRepositories,
+  included_storage_bytes: t.includedStorageBytes,
+  allow_storage_overage: t.allowStorageOverage,
+  included_bandwidth_bytes: t.includedBandwidthBytes,
+  monthly_price_in_cents: t.monthlyPriceInCents,
+  storage_overage_price_in_cents: t.storageOveragePricePerGbInCents,
+});
+
+export const subscriptionView = (a: RegistryAccount, tier: Tier) => ({
+  tier: tierView(tier),
+  created_at: iso(a.createdAt),
+  updated_at: iso(a.tierUpdatedAt ?? a.createdAt),
+});
+
+const registryView = (r: RegistryRecord, a: RegistryAccount, accounts: RegistryAccounts) => ({
+  name: r.name,
+  created_at: iso(r.createdAt),
+  region: a.region,
+  storage_usage_bytes: a.storageBytes,
+  storage_usage_bytes_updated_at: iso(a.storageUpdatedAt ?? a.createdAt),
+  subscription: subscriptionView(a, accounts.tiers.of(a.tierSlug)),
+  public: r.public,
+});
+
 const grantView = (g: GrantRecord) => ({
   id: g.id,
   subject_kind: g.subjectKind,
@@ -18,45 +57,103 @@ const grantView = (g: GrantRecord) => ({
   created_at: new Date(g.createdAt).toISOString(),
 });
 
-/** /api/v2/registries (the access-control part) and their grants. */
+/** Tiers, quotas and usage; the server always wires them. */
+export function accountsOf(ctx: ApiContext): RegistryAccounts {
+  if (!ctx.registry.accounts) throw new Error('registry accounts (tiers, usage) are not configured');
+  return ctx.registry.accounts;
+}
+
+/** The registry, if the caller may see it; 404 otherwise, so its existence is not revealed. */
+export async function requireVisible(ctx: ApiContext, req: FastifyRequest, name: string) {
+  const principal = await caller(ctx, req);
+  const visible = await ctx.access.authorizer.visibleRegistries(principal);
+  const registry = await ctx.access.store.getRegistry(name);
+  if (!registry || (visible !== 'all' && !visible.has(name))) throw notFound(`registry ${name}`);
+  return { principal, registry };
+}
+
+async function viewOf(ctx: ApiContext, r: RegistryRecord) {
+  const accounts = accountsOf(ctx);
+  const account = await accounts.store.getAccount(r.name);
+  if (!account) throw notFound(`registry ${r.name}`);
+  return registryView(r, account, accounts);
+}
+
+export const paramsOf = (req: FastifyRequest) => req.params as { registry: string };
+
+/** /api/v2/registries: DigitalOcean's registries API (list, create, get, delete, validate-name), the public flag, and grants. */
 export function registerRegistryRoutes(api: FastifyInstance, ctx: ApiContext): void {
   const { store, authorizer, authenticator } = ctx.access;
 
   api.get('/registries', async (req) => {
     const me = await caller(ctx, req);
+    const q = pageQuery.parse(req.query);
+    const accounts = accountsOf(ctx);
     const visible = await authorizer.visibleRegistries(me);
-    const registries = (await store.listRegistries()).filter((r) => visible === 'all' || visible.has(r.name));
-    return { registries: registries.map(registryView) };
+    const byName = new Map((await accounts.store.listAccounts()).map((a) => [a.name, a]));
+    const views = (await store.listRegistries())
+      .filter((r) => (visible === 'all' || visible.has(r.name)) && byName.has(r.name))
+      .map((r) => registryView(r, byName.get(r.name)!, accounts));
+    const page = paginate(views, q, '/api/v2/registries');
+    return {
+      registries: page.items,
+      // Across every registry the caller may see, not just this page.
+      total_storage_usage_bytes: views.reduce((sum, v) => sum + v.storage_usage_bytes, 0),
+      links: page.links,
+      meta: page.meta,
+    };
   });
 
   api.post('/registries', async (req, reply) => {
     const me = await caller(ctx, req);
-    const body = z.object({ name: registryName, public: z.boolean().default(false) }).passthrough().parse(req.body);
+    const body = z
+      .object({ name: registryName, subscription_tier_slug: z.string().optional(), region: z.string().optional(), public: z.boolean().default(false) })
+      .passthrough()
+      .parse(req.body);
     if (!authorizer.canCreateRegistry(me)) throw forbidden('creating registries needs a server administrator or the can_create_registries permission');
+    const { tiers } = accountsOf(ctx);
+    const tier = body.subscription_tier_slug === undefined ? tiers.defaultTier : tiers.get(body.subscription_tier_slug);
+    if (!tier) throw unprocessable(`subscription_tier_slug: no tier ${body.subscription_tier_slug}; choose one of ${tiers.slugs().join(', ')}`);
+    const region = body.region ?? tiers.defaultRegion;
+    if (!tiers.regions.includes(region)) throw unprocessable(`region: no region ${region}; choose one of ${tiers.regions.join(', ')}`);
     if (await store.getRegistry(body.name)) throw conflict(`registry ${body.name} already exists`);
-    const registry = await store.createRegistry(body.name, body.public);
+    const registry = await store.createRegistry(body.name, body.public, { tierSlug: tier.slug, region });
     if (me.kind === 'user' && !me.serverAdmin) {
       await store.addGrant({ registryId: registry.id, subjectKind: 'user', subjectId: me.id, role: 'admin', repositoryPattern: null });
     }
-    await audit(ctx, req, me, { action: 'registry.create', outcome: 'success', registry: registry.name, resource: registry.name, detail: { public: body.public } });
-    reply.code(201).send({ registry: registryView(registry) });
+    const detail = { public: body.public, subscription_tier_slug: tier.slug, region };
+    await audit(ctx, req, me, { action: 'registry.create', outcome: 'success', registry: registry.name, resource: registry.name, detail });
+    reply.code(201).send({ registry: await viewOf(ctx, registry) });
+  });
+
+  /** 204 when the name is free, 409 when taken, 422 when it is not a valid name. */
+  api.post('/registries/validate-name', async (req, reply) => {
+    await caller(ctx, req);
+    const { name } = z.object({ name: registryName }).parse(req.body);
+    if (await store.getRegistry(name)) throw conflict(`registry name ${name} is taken`);
+    reply.code(204).send();
   });
 
   api.get('/registries/:registry', async (req) => {
-    const me = await caller(ctx, req);
-    const name = (req.params as { registry: string }).registry;
-    const visible = await authorizer.visibleRegistries(me);
-    const registry = await store.getRegistry(name);
-    if (!registry || (visible !== 'all' && !visible.has(name))) throw notFound(`registry ${name}`);
-    return { registry: registryView(registry) };
+    const { registry } = await requireVisible(ctx, req, paramsOf(req).registry);
+    return { registry: await viewOf(ctx, registry) };
   });
 
   api.patch('/registries/:registry', async (req) => {
-    const { principal, registry } = await requireRegistryAdmin(ctx, req, (req.params as { registry: string }).registry);
+    const { principal, registry } = await requireRegistryAdmin(ctx, req, paramsOf(req).registry);
     const body = z.object({ public: z.boolean() }).strict().parse(req.body);
     await store.setRegistryPublic(registry.id, body.public);
     await audit(ctx, req, principal, { action: 'registry.update', outcome: 'success', registry: registry.name, resource: registry.name, detail: body });
-    return { registry: registryView((await store.getRegistry(registry.name))!) };
+    return { registry: await viewOf(ctx, (await store.getRegistry(registry.name))!) };
+  });
+
+  /** Removes the registry with its repositories, manifests, tags, robots and grants; its blobs become garbage for GC. */
+  api.delete('/registries/:registry', async (req, reply) => {
+    const { principal, registry } = await requireRegistryAdmin(ctx, req, paramsOf(req).registry);
+    if (!(await ctx.registry.deleteRegistry(registry.name))) throw notFound(`registry ${registry.name}`);
+    authenticator.forget(); // its robots' remembered credentials
+    await audit(ctx, req, principal, { action: 'registry.delete', outcome: 'success', registry: registry.name, resource: registry.name });
+    reply.code(204).send();
   });
 
   api.get('/registries/:registry/grants', async (req) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { TokenRecord } from '../../auth/access-store.js';
+import type { AccessStore, TokenRecord } from '../../auth/access-store.js';
 import { robotLogin } from '../../auth/principal.js';
 import { ACTIONS, ROLES, type TokenScope } from '../../auth/scopes.js';
 import { mintSecret, type SecretKind } from '../../auth/secrets.js';
@@ -15,7 +15,7 @@ const scopeSchema = z
     actions: z.array(z.enum(ACTIONS)).min(1),
   })
   .strict();
-const expiry = z.number().int().min(60).max(10 * 365 * 86_400).optional();
+export const expiry = z.number().int().min(60).max(10 * 365 * 86_400).optional();
 
 export const tokenView = (t: TokenRecord) => ({
   id: t.id,
@@ -27,17 +27,21 @@ export const tokenView = (t: TokenRecord) => ({
   created_at: new Date(t.createdAt).toISOString(),
 });
 
+/** Stores a new token and returns its view and its secret (shown once). Also used for docker credentials. */
+export async function mintToken(store: AccessStore, kind: SecretKind, owner: { kind: 'user' | 'robot'; id: number }, name: string, scopes: TokenScope[] | null, expiresIn?: number) {
+  const minted = mintSecret(kind);
+  const now = Date.now();
+  const record = { id: minted.id, kind, ownerKind: owner.kind, ownerId: owner.id, name, secretHash: minted.secretHash, scopes, expiresAt: expiresIn ? now + expiresIn * 1000 : null, createdAt: now };
+  await store.createToken(record);
+  return { token: tokenView({ ...record, lastUsedAt: null, revokedAt: null }), secret: minted.secret };
+}
+
 /** Personal access tokens (/api/v2/tokens) and robot accounts (/api/v2/registries/{r}/robots). Secrets are shown once. */
 export function registerTokenRoutes(api: FastifyInstance, ctx: ApiContext): void {
   const { store, authenticator } = ctx.access;
 
-  const mint = async (kind: SecretKind, owner: { kind: 'user' | 'robot'; id: number }, name: string, scopes: TokenScope[] | null, expiresIn?: number) => {
-    const minted = mintSecret(kind);
-    const now = Date.now();
-    const record = { id: minted.id, kind, ownerKind: owner.kind, ownerId: owner.id, name, secretHash: minted.secretHash, scopes, expiresAt: expiresIn ? now + expiresIn * 1000 : null, createdAt: now };
-    await store.createToken(record);
-    return { token: tokenView({ ...record, lastUsedAt: null, revokedAt: null }), secret: minted.secret };
-  };
+  const mint = (kind: SecretKind, owner: { kind: 'user' | 'robot'; id: number }, name: string, scopes: TokenScope[] | null, expiresIn?: number) =>
+    mintToken(store, kind, owner, name, scopes, expiresIn);
 
   api.get('/tokens', async (req) => {
     const me = await caller(ctx, req);

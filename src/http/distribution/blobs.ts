@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../core/registry.js';
 import { parseDigest } from '../../oci/digest.js';
-import type { RepoName } from '../../oci/name.js';
+import { registryOf, type RepoName } from '../../oci/name.js';
 import { byteRange } from './headers.js';
 
 /** GET/HEAD /v2/<name>/blobs/<digest>, with single byte ranges. */
@@ -26,7 +26,9 @@ export async function getBlob(registry: Registry, name: RepoName, digestParam: s
     reply.send();
     return;
   }
-  reply.send(await registry.blobs.open(digest, range));
+  const body = await registry.blobs.open(digest, range);
+  // Outbound transfer is metered per registry as the bytes go out (HEAD and empty bodies send none).
+  reply.send(registry.accounts ? registry.accounts.meter.count(registryOf(name), body) : body);
 }
 
 export async function deleteBlob(registry: Registry, name: RepoName, digestParam: string, reply: FastifyReply): Promise<void> {

@@ -7,6 +7,13 @@ export interface ByteRange {
   end: number;
 }
 
+/** A stored blob or staging area, as listed for garbage collection. */
+export interface StoredItem<Id> {
+  id: Id;
+  /** Epoch milliseconds of the last write. */
+  modifiedAt: number;
+}
+
 /**
  * Where blob bytes live, shaped by what core needs: content-addressed reads,
  * staged uploads written while they are hashed, and an atomic commit that makes
@@ -35,6 +42,13 @@ export interface BlobStore {
   /** Makes the staged bytes durable and visible under `digest`, atomically. Idempotent if the blob exists. */
   commitUpload(uploadId: string, digest: Digest): Promise<void>;
   deleteUpload(uploadId: string): Promise<void>;
+
+  /** Every committed blob (garbage collection looks for files the metadata does not know). */
+  list(): AsyncIterable<Digest>;
+  /** When a committed blob's bytes were last written; undefined when it is not stored. */
+  modifiedAt(digest: Digest): Promise<number | undefined>;
+  /** Every staging area, with when it was last written (garbage collection looks for ones no session owns). */
+  listUploads(): AsyncIterable<StoredItem<string>>;
 
   /** Throws when the store cannot be reached or written. */
   ping(): Promise<void>;

@@ -16,6 +16,9 @@ import type { Database, GrantsTable, TokensTable, UsersTable } from './schema.js
 
 /** AccessStore over the same kysely database as the MetaStore, in portable SQL. */
 export class KyselyAccessStore implements AccessStore {
+  /** Tier and region of registries created without them (by a first push); set from the configuration at start. */
+  registryDefaults: { tierSlug?: string; region?: string } = {};
+
   constructor(private readonly db: Kysely<Database>) {}
 
   async countUsers(): Promise<number> {
@@ -130,10 +133,11 @@ export class KyselyAccessStore implements AccessStore {
     return rows.map((row) => ({ id: Number(row.id), name: row.name, public: Number(row.public) === 1, createdAt: Number(row.created_at) }));
   }
 
-  async createRegistry(name: string, isPublic: boolean): Promise<RegistryRecord> {
+  async createRegistry(name: string, isPublic: boolean, settings = this.registryDefaults): Promise<RegistryRecord> {
+    const now = Date.now();
     await this.db
       .insertInto('registries')
-      .values({ name, created_at: Date.now(), public: isPublic ? 1 : 0 })
+      .values({ name, created_at: now, public: isPublic ? 1 : 0, tier_slug: settings.tierSlug, region: settings.region, tier_updated_at: now })
       .onConflict((oc) => oc.column('name').doNothing())
       .execute();
     return (await this.getRegistry(name))!;

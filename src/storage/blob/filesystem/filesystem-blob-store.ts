@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, truncate, writeFile, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, truncate, writeFile, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseDigest, type Digest } from '../../../oci/digest.js';
-import type { BlobStore, ByteRange } from '../blob-store.js';
+import type { BlobStore, ByteRange, StoredItem } from '../blob-store.js';
 
 const UPLOAD_ID = /^[a-f0-9-]{36}$/;
 /**
@@ -174,6 +174,37 @@ export class FilesystemBlobStore implements BlobStore {
     await rm(this.uploadPath(uploadId), { force: true });
   }
 
+  /** Walks `blobs/<alg>/<xx>/<hex>`; anything that is not a well-formed blob path is skipped, never reported. */
+  async *list(): AsyncIterable<Digest> {
+    for (const algorithm of await listDir(this.blobsDir)) {
+      for (const prefix of await listDir(join(this.blobsDir, algorithm))) {
+        const dir = join(this.blobsDir, algorithm, prefix);
+        for (const hex of await listDir(dir)) {
+          if (!hex.startsWith(prefix)) continue;
+          let digest: Digest;
+          try {
+            digest = parseDigest(`${algorithm}:${hex}`).digest;
+          } catch {
+            continue;
+          }
+          yield digest;
+        }
+      }
+    }
+  }
+
+  modifiedAt(digest: Digest): Promise<number | undefined> {
+    return mtimeOf(this.blobPath(digest));
+  }
+
+  async *listUploads(): AsyncIterable<StoredItem<string>> {
+    for (const id of await listDir(this.uploadsDir)) {
+      if (!UPLOAD_ID.test(id)) continue;
+      const modifiedAt = await mtimeOf(join(this.uploadsDir, id));
+      if (modifiedAt !== undefined) yield { id, modifiedAt };
+    }
+  }
+
   async ping(): Promise<void> {
     const probe = join(this.uploadsDir, '.ready-probe');
     await writeFile(probe, 'ok');
@@ -187,6 +218,27 @@ async function fsyncPath(path: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** Entry names of a directory (one readdir: a single threadpool trip); none when it is missing or not a directory. */
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (err) {
+    if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw err;
+  }
+}
+
+/** A file's mtime, or undefined when it vanished meanwhile (deleted or committed) or is not a file. */
+async function mtimeOf(path: string): Promise<number | undefined> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? s.mtimeMs : undefined;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
   }
 }
 

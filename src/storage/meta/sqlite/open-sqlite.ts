@@ -3,7 +3,10 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KyselyAccessStore } from '../kysely-access-store.js';
+import { KyselyGcStore } from '../kysely-gc-store.js';
 import { KyselyMetaStore } from '../kysely-meta-store.js';
+import { KyselyUsageStore } from '../kysely-usage-store.js';
+import { KyselyRepositoryQueries } from '../kysely-repository-queries.js';
 import { migrationProvider } from '../migrations/index.js';
 import type { Database } from '../schema.js';
 import { withStatementCache } from './statement-cache.js';
@@ -17,6 +20,12 @@ export interface SqliteOptions {
 export interface SqliteStores {
   meta: KyselyMetaStore;
   access: KyselyAccessStore;
+  /** Read queries for the management API's repository listings. */
+  repositoryQueries: KyselyRepositoryQueries;
+  /** Tiers, quotas, transfer and storage history of registries. */
+  usage: KyselyUsageStore;
+  /** Garbage collection's queries and run history. */
+  gc: KyselyGcStore;
   close(): Promise<void>;
 }
 
@@ -41,5 +50,5 @@ export async function openSqliteStores(options: SqliteOptions): Promise<SqliteSt
     throw new Error(`metadata migration ${failed} failed: ${(error as Error).message}`);
   }
   const meta = new KyselyMetaStore(db);
-  return { meta, access: new KyselyAccessStore(db), close: () => meta.close() };
+  return { meta, access: new KyselyAccessStore(db), repositoryQueries: new KyselyRepositoryQueries(db), usage: new KyselyUsageStore(db), gc: new KyselyGcStore(db), close: () => meta.close() };
 }

@@ -1,0 +1,159 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Principal } from '../../auth/principal.js';
+import type { Action } from '../../auth/scopes.js';
+import { pathInRegistry, repositoryListingOf, type MeasuredManifest, type RepositoryRef, type RepositorySummary } from '../../core/repository-listing.js';
+import { isDigestLike, parseDigest } from '../../oci/digest.js';
+import { badRequest, forbidden, notFound, unprocessable } from './api-error.js';
+import { audit, caller, type ApiContext } from './context.js';
+import { pageLinks, pageQuery } from './paging.js';
+
+/** `page_token`: an opaque cursor (the last name of the previous page), stable while repositories come and go. */
+const encodeToken = (after: string) => Buffer.from(JSON.stringify({ after })).toString('base64url');
+function decodeToken(token: string): string {
+  try {
+    const { after } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof after === 'string') return after;
+  } catch {
+    // fall through
+  }
+  throw unprocessable('page_token: not a token this server issued; follow links.pages');
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function manifestView(registry: string, repository: string, m: MeasuredManifest) {
+  return {
+    digest: m.digest,
+    registry_name: registry,
+    repository,
+    compressed_size_bytes: m.compressedSizeBytes,
+    size_bytes: m.sizeBytes,
+    updated_at: iso(m.updatedAt),
+    tags: m.tags,
+    blobs: m.blobs.map((b) => ({ digest: b.digest, compressed_size_bytes: b.size })),
+  };
+}
+
+function repositoryView(registry: string, r: RepositorySummary) {
+  const name = pathInRegistry(registry, r.name);
+  return {
+    registry_name: registry,
+    name,
+    tag_count: r.tagCount,
+    manifest_count: r.manifestCount,
+    latest_manifest: r.latest ? manifestView(registry, name, r.latest) : null,
+  };
+}
+
+interface RepoParams {
+  registry: string;
+  repo: string;
+}
+
+/**
+ * The repositories part of DigitalOcean's registry API, per registry: listings with
+ * sizes, and deletion of tags, manifests and whole repositories. `{repo}` is the path
+ * inside the registry with `/` sent as `%2F` (fastify decodes it). Reading needs pull
+ * on the repository; untagging needs push (as on /v2/); deleting content needs delete.
+ */
+export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext): void {
+  const { store, authorizer } = ctx.access;
+  const listing = () => repositoryListingOf(ctx.registry);
+
+  /** 404 for registries the caller may not see, so their names do not leak. */
+  async function registryFor(req: FastifyRequest, name: string) {
+    const principal = await caller(ctx, req);
+    const registry = await store.getRegistry(name);
+    const visible = await authorizer.visibleRegistries(principal);
+    if (!registry || (visible !== 'all' && !visible.has(name))) throw notFound(`registry ${name}`);
+    return { principal, registry, admin: await authorizer.isRegistryAdmin(principal, name) };
+  }
+
+  /** The repository, if the caller may pull it (404 otherwise), and may take `action` on it (403 otherwise, audited). */
+  async function repositoryFor(req: FastifyRequest, action: Action) {
+    const params = req.params as RepoParams;
+    const { principal, registry, admin } = await registryFor(req, params.registry);
+    const repo = await listing().resolve(registry.name, params.repo);
+    const may = async (a: Action, r: RepositoryRef) => admin || (await authorizer.can(principal, a, r.name));
+    if (!repo || !(await may('pull', repo))) throw notFound(`repository ${params.repo} in registry ${registry.name}`);
+    if (action !== 'pull' && !(await may(action, repo))) {
+      await deny(req, principal, registry.name, repo.name, action);
+      throw forbidden(`this needs the ${action} permission on ${repo.name}`);
+    }
+    return { principal, registry: registry.name, repo, path: pathInRegistry(registry.name, repo.name) };
+  }
+
+  const deny = (req: FastifyRequest, principal: Principal, registry: string, resource: string, action: Action) =>
+    audit(ctx, req, principal, { action: 'api.denied', outcome: 'denied', registry, resource, reason: `${action} required: ${req.method} ${req.routeOptions.url ?? ''}` });
+
+  api.get('/registries/:registry/repositoriesV2', async (req) => {
+    const q = pageQuery.extend({ page_token: z.string().max(2000).optional() }).parse(req.query);
+    const { principal, registry, admin } = await registryFor(req, (req.params as RepoParams).registry);
+    const all = await listing().repositoriesOf(registry.name);
+    // Whoever does not administer the registry sees the repositories they may pull (grants may be per-repository globs).
+    const allowed = admin ? all : await filterAsync(all, (r) => authorizer.can(principal, 'pull', r.name));
+    let start = (q.page - 1) * q.per_page;
+    if (q.page_token !== undefined) {
+      const after = decodeToken(q.page_token);
+      const next = allowed.findIndex((r) => r.name > after);
+      start = next === -1 ? allowed.length : next;
+    }
+    const slice = allowed.slice(start, start + q.per_page);
+    const repositories = (await listing().summarize(slice)).map((r) => repositoryView(registry.name, r));
+    const path = `/api/v2/registries/${encodeURIComponent(registry.name)}/repositoriesV2`;
+    const lastName = slice[slice.length - 1]?.name;
+    const links = pageLinks(path, q, allowed.length, (page): Record<string, string> => (page === q.page + 1 && lastName ? { page_token: encodeToken(lastName) } : {}));
+    return { repositories, links, meta: { total: allowed.length } };
+  });
+
+  api.get('/registries/:registry/repositories/:repo/tags', async (req) => {
+    const q = pageQuery.parse(req.query);
+    const { registry, repo, path } = await repositoryFor(req, 'pull');
+    const page = await listing().tags(repo, q.per_page, (q.page - 1) * q.per_page);
+    const tags = page.items.map((t) => {
+      const m = manifestView(registry, path, t.manifest);
+      return { registry_name: registry, repository: path, tag: t.tag, manifest_digest: m.digest, compressed_size_bytes: m.compressed_size_bytes, size_bytes: m.size_bytes, updated_at: iso(t.updatedAt) };
+    });
+    return { tags, links: pageLinks(`/api/v2/registries/${registry}/repositories/${encodeURIComponent(path)}/tags`, q, page.total), meta: { total: page.total } };
+  });
+
+  api.get('/registries/:registry/repositories/:repo/digests', async (req) => {
+    const q = pageQuery.parse(req.query);
+    const { registry, repo, path } = await repositoryFor(req, 'pull');
+    const page = await listing().manifests(repo, q.per_page, (q.page - 1) * q.per_page);
+    const manifests = page.items.map((m) => manifestView(registry, path, m));
+    return { manifests, links: pageLinks(`/api/v2/registries/${registry}/repositories/${encodeURIComponent(path)}/digests`, q, page.total), meta: { total: page.total } };
+  });
+
+  api.delete('/registries/:registry/repositories/:repo/tags/:tag', async (req, reply) => {
+    const { principal, registry, repo } = await repositoryFor(req, 'push');
+    const { tag } = req.params as { tag: string };
+    await ctx.registry.manifests.delete(repo.name, tag); // MANIFEST_UNKNOWN (404) for a tag it does not have
+    await audit(ctx, req, principal, { action: 'tag.delete', outcome: 'success', registry, resource: `${repo.name}:${tag}` });
+    reply.code(204).send();
+  });
+
+  api.delete('/registries/:registry/repositories/:repo/digests/:digest', async (req, reply) => {
+    const { digest: raw } = req.params as { digest: string };
+    // Manifests.delete takes tags too: only a digest may reach it from here.
+    if (!isDigestLike(raw)) throw badRequest(`${raw.slice(0, 80)} is not a digest (algorithm:hex)`);
+    const { digest } = parseDigest(raw);
+    const { principal, registry, repo } = await repositoryFor(req, 'delete');
+    await ctx.registry.manifests.delete(repo.name, digest);
+    await audit(ctx, req, principal, { action: 'manifest.delete', outcome: 'success', registry, resource: `${repo.name}@${digest}` });
+    reply.code(204).send();
+  });
+
+  api.delete('/registries/:registry/repositories/:repo', async (req, reply) => {
+    const { principal, registry, repo } = await repositoryFor(req, 'delete');
+    const removed = await listing().deleteRepository(repo.name);
+    await audit(ctx, req, principal, { action: 'repository.delete', outcome: 'success', registry, resource: repo.name, detail: removed });
+    reply.code(204).send();
+  });
+}
+
+async function filterAsync<T>(items: T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {
+  const verdicts = await Promise.all(items.map(keep));
+  return items.filter((_, i) => verdicts[i]);
+}
