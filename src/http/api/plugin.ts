@@ -6,6 +6,7 @@ import { registerAuditRoutes } from './audit.js';
 import { registerDockerCredentialRoutes } from './docker-credentials.js';
 import { registerGcRoutes } from './gc.js';
 import { registerKeyRoutes } from './keys.js';
+import { collectRoutes, registerOpenApiRoute, type CollectedRoute } from './openapi.js';
 import { registerRegistryRoutes } from './registries.js';
 import { registerSubscriptionRoutes } from './subscriptions.js';
 import { registerRepositoryRoutes } from './repositories.js';
@@ -15,10 +16,15 @@ import { registerUserRoutes } from './users.js';
 
 const MAX_JSON_BYTES = 1024 * 1024;
 
-/** The management REST API under /api/v2, with its own JSON parsing and `{id, message}` errors. */
+/**
+ * The management REST API under /api/v2, with its own JSON parsing and `{id, message}` errors,
+ * and its OpenAPI document at /api/openapi.json, made from the routes' own schemas.
+ */
 export function registerManagementApi(app: FastifyInstance, registry: Registry, access: AccessControl): void {
+  const routes: CollectedRoute[] = [];
   app.register(
     async (api) => {
+      api.addHook('onRoute', collectRoutes(routes));
       api.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_JSON_BYTES }, (_req, body, done) => {
         if (body === '') return done(null, undefined);
         try {
@@ -45,4 +51,5 @@ export function registerManagementApi(app: FastifyInstance, registry: Registry, 
     },
     { prefix: '/api/v2' },
   );
+  registerOpenApiRoute(app, routes);
 }

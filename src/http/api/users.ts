@@ -4,6 +4,7 @@ import type { UserRecord } from '../../auth/access-store.js';
 import { hashPassword, passwordProblem, verifyPassword } from '../../auth/passwords.js';
 import { badRequest, conflict, forbidden, notFound } from './api-error.js';
 import { audit, caller, requireServerAdmin, type ApiContext } from './context.js';
+import { doc } from './openapi.js';
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const username = z.string().regex(USERNAME, 'usernames are 1-63 characters: a-z, 0-9, ".", "_", "-", starting with a letter or digit');
@@ -11,6 +12,14 @@ const password = z.string().superRefine((p, ctx) => {
   const problem = passwordProblem(p);
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
 });
+
+const passwordBody = z.object({ current_password: z.string(), new_password: password });
+const createUserBody = z
+  .object({ username, password, server_admin: z.boolean().default(false), can_create_registries: z.boolean().default(false) })
+  .strict();
+const updateUserBody = z
+  .object({ password: password.optional(), disabled: z.boolean().optional(), server_admin: z.boolean().optional(), can_create_registries: z.boolean().optional() })
+  .strict();
 
 export function userView(u: UserRecord) {
   return {
@@ -26,7 +35,7 @@ export function userView(u: UserRecord) {
 export function registerUserRoutes(api: FastifyInstance, ctx: ApiContext): void {
   const { store, authenticator } = ctx.access;
 
-  api.get('/account', async (req) => {
+  api.get('/account', doc({ summary: 'The caller: user (with teams) or robot', tags: ['Account'], responses: { '200': '`{account}`.' } }), async (req) => {
     const me = await caller(ctx, req);
     if (me.kind === 'robot') return { account: { username: me.name, robot: true, registry: me.registry } };
     const user = await store.getUserById(me.id);
@@ -34,29 +43,30 @@ export function registerUserRoutes(api: FastifyInstance, ctx: ApiContext): void 
     return { account: { ...userView(user!), teams, token_scoped: me.scopes !== null } };
   });
 
-  api.put('/account/password', async (req, reply) => {
+  api.put(
+    '/account/password',
+    doc({ summary: "Change the caller's password", tags: ['Account'], body: passwordBody, responses: { '204': 'Changed.', '400': 'The current password is wrong.', '403': 'Robots have no password.' } }),
+    async (req, reply) => {
     const me = await caller(ctx, req);
     if (me.kind !== 'user') throw forbidden('robots have no password');
-    const body = z.object({ current_password: z.string(), new_password: password }).parse(req.body);
+    const body = passwordBody.parse(req.body);
     const user = await store.getUserById(me.id);
     if (!user || !(await verifyPassword(body.current_password, user.passwordHash))) throw badRequest('current password is wrong');
     await store.updateUser(me.id, { passwordHash: await hashPassword(body.new_password) });
     authenticator.forget();
     await audit(ctx, req, me, { action: 'user.password', outcome: 'success', resource: me.name });
     reply.code(204).send();
-  });
+  },
+  );
 
-  api.get('/users', async (req) => {
+  api.get('/users', doc({ summary: 'List users', tags: ['Users'], responses: { '200': '`{users}`.', '403': 'Not a server administrator.' } }), async (req) => {
     await requireServerAdmin(ctx, req);
     return { users: (await store.listUsers()).map(userView) };
   });
 
-  api.post('/users', async (req, reply) => {
+  api.post('/users', doc({ summary: 'Create a user', tags: ['Users'], body: createUserBody, responses: { '201': '`{user}`.', '403': 'Not a server administrator.', '409': 'The username is taken.' } }), async (req, reply) => {
     const admin = await requireServerAdmin(ctx, req);
-    const body = z
-      .object({ username, password, server_admin: z.boolean().default(false), can_create_registries: z.boolean().default(false) })
-      .strict()
-      .parse(req.body);
+    const body = createUserBody.parse(req.body);
     if (await store.getUser(body.username)) throw conflict(`user ${body.username} already exists`);
     const user = await store.createUser({
       username: body.username,
@@ -68,7 +78,7 @@ export function registerUserRoutes(api: FastifyInstance, ctx: ApiContext): void 
     reply.code(201).send({ user: userView(user) });
   });
 
-  api.get('/users/:username', async (req) => {
+  api.get('/users/:username', doc({ summary: 'Get a user', tags: ['Users'], responses: { '200': '`{user}`.', '403': 'Not a server administrator.', '404': 'No such user.' } }), async (req) => {
     await requireServerAdmin(ctx, req);
     const { username: name } = req.params as { username: string };
     const user = await store.getUser(name);
@@ -76,15 +86,12 @@ export function registerUserRoutes(api: FastifyInstance, ctx: ApiContext): void 
     return { user: userView(user) };
   });
 
-  api.patch('/users/:username', async (req) => {
+  api.patch('/users/:username', doc({ summary: 'Update a user: password, disabled, flags', tags: ['Users'], body: updateUserBody, responses: { '200': '`{user}`.', '400': 'Disabling yourself or dropping your own admin flag.', '403': 'Not a server administrator.', '404': 'No such user.' } }), async (req) => {
     const admin = await requireServerAdmin(ctx, req);
     const { username: name } = req.params as { username: string };
     const user = await store.getUser(name);
     if (!user) throw notFound(`user ${name}`);
-    const body = z
-      .object({ password: password.optional(), disabled: z.boolean().optional(), server_admin: z.boolean().optional(), can_create_registries: z.boolean().optional() })
-      .strict()
-      .parse(req.body);
+    const body = updateUserBody.parse(req.body);
     if (admin.kind === 'user' && admin.id === user.id && (body.disabled === true || body.server_admin === false)) {
       throw badRequest('you cannot disable yourself or drop your own server admin flag');
     }
@@ -100,7 +107,7 @@ export function registerUserRoutes(api: FastifyInstance, ctx: ApiContext): void 
     return { user: userView((await store.getUser(name))!) };
   });
 
-  api.delete('/users/:username', async (req, reply) => {
+  api.delete('/users/:username', doc({ summary: 'Delete a user', tags: ['Users'], responses: { '204': 'Deleted.', '400': 'Deleting yourself.', '403': 'Not a server administrator.', '404': 'No such user.' } }), async (req, reply) => {
     const admin = await requireServerAdmin(ctx, req);
     const { username: name } = req.params as { username: string };
     const user = await store.getUser(name);
