@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { GC_TYPES, type GarbageCollector, type GcRun } from '../../core/gc.js';
 import { ApiError, conflict, notFound } from './api-error.js';
 import { audit, requireRegistryAdmin, type ApiContext } from './context.js';
+import { doc } from './openapi.js';
 import { pageLinks, pageQuery } from './paging.js';
 
 /** DigitalOcean's garbage_collection object. */
@@ -40,7 +41,7 @@ export function registerGcRoutes(api: FastifyInstance, ctx: ApiContext): void {
   };
   const admin = (req: FastifyRequest) => requireRegistryAdmin(ctx, req, (req.params as { registry: string }).registry);
 
-  api.post('/registries/:registry/garbage-collection', async (req, reply) => {
+  api.post('/registries/:registry/garbage-collection', doc({ summary: 'Start a garbage collection run', tags: ['Garbage collection'], description: 'Without a type, only unreferenced blobs are collected. The run goes on in the background.', body: startBody, bodyOptional: true, responses: { '201': '`{garbage_collection}`.', '403': 'Not an admin of the registry.', '404': 'No such registry.', '409': 'A run is already active.', '501': 'Garbage collection is not available on this server.' } }), async (req, reply) => {
     const { principal, registry } = await admin(req);
     const body = startBody.parse(req.body ?? {});
     const result = await collector().start(registry, body.type, body.dry_run);
@@ -52,7 +53,7 @@ export function registerGcRoutes(api: FastifyInstance, ctx: ApiContext): void {
     reply.code(201).send({ garbage_collection: gcView(result.run, registry.name) });
   });
 
-  api.get('/registries/:registry/garbage-collection', async (req) => {
+  api.get('/registries/:registry/garbage-collection', doc({ summary: 'The active garbage collection run', tags: ['Garbage collection'], responses: { '200': '`{garbage_collection}`.', '403': 'Not an admin of the registry.', '404': 'No such registry, or no active run.' } }), async (req) => {
     const { registry } = await admin(req);
     const run = await collector().active(registry.id);
     if (!run) throw notFound(`an active garbage collection in registry ${registry.name}`);
@@ -60,7 +61,7 @@ export function registerGcRoutes(api: FastifyInstance, ctx: ApiContext): void {
   });
 
   // Not in DigitalOcean's API: a finished run is no longer "active", and a client waiting for one needs its outcome.
-  api.get('/registries/:registry/garbage-collection/:uuid', async (req) => {
+  api.get('/registries/:registry/garbage-collection/:uuid', doc({ summary: 'A garbage collection run, active or finished', tags: ['Garbage collection'], responses: { '200': '`{garbage_collection}`.', '403': 'Not an admin of the registry.', '404': 'No such registry or run.' } }), async (req) => {
     const { registry } = await admin(req);
     const uuid = (req.params as { uuid: string }).uuid;
     const run = await collector().get(uuid);
@@ -68,7 +69,7 @@ export function registerGcRoutes(api: FastifyInstance, ctx: ApiContext): void {
     return { garbage_collection: gcView(run, registry.name) };
   });
 
-  api.get('/registries/:registry/garbage-collections', async (req) => {
+  api.get('/registries/:registry/garbage-collections', doc({ summary: 'List garbage collection runs, newest first', tags: ['Garbage collection'], query: pageQuery, responses: { '200': '`{garbage_collections, links, meta}`.', '403': 'Not an admin of the registry.', '404': 'No such registry.' } }), async (req) => {
     const { registry } = await admin(req);
     const q = pageQuery.parse(req.query);
     const { runs, total } = await collector().list(registry.id, q.per_page, (q.page - 1) * q.per_page);
@@ -79,7 +80,7 @@ export function registerGcRoutes(api: FastifyInstance, ctx: ApiContext): void {
     };
   });
 
-  api.put('/registries/:registry/garbage-collection/:uuid', async (req) => {
+  api.put('/registries/:registry/garbage-collection/:uuid', doc({ summary: 'Cancel a garbage collection run', tags: ['Garbage collection'], body: cancelBody, responses: { '200': '`{garbage_collection}`.', '403': 'Not an admin of the registry.', '404': 'No such registry or run.', '409': 'The run has already finished.' } }), async (req) => {
     const { principal, registry } = await admin(req);
     const uuid = (req.params as { uuid: string }).uuid;
     cancelBody.parse(req.body ?? {});

@@ -6,6 +6,7 @@ import type { Tier } from '../../core/tiers.js';
 import type { RegistryAccount, RegistryAccounts } from '../../core/usage.js';
 import { badRequest, conflict, forbidden, notFound, unprocessable } from './api-error.js';
 import { audit, caller, requireRegistryAdmin, type ApiContext } from './context.js';
+import { doc } from './openapi.js';
 import { pageQuery, paginate } from './paging.js';
 
 /** Paths under /registries/ that name no registry, so no registry may take them. */
@@ -17,6 +18,20 @@ export const registryName = z
   .regex(/^[a-z][a-z0-9-]{0,62}$/, 'registry names are 1-63 characters of a-z, 0-9 and "-", starting with a letter')
   .refine((n) => !n.endsWith('-'), 'registry names end with a letter or digit, as repository names must')
   .refine((n) => !RESERVED_NAMES.has(n), 'this name is reserved by the API');
+
+const createRegistryBody = z
+  .object({ name: registryName, subscription_tier_slug: z.string().optional(), region: z.string().optional(), public: z.boolean().default(false) })
+  .passthrough();
+const validateNameBody = z.object({ name: registryName });
+const updateRegistryBody = z.object({ public: z.boolean() }).strict();
+const createGrantBody = z
+  .object({
+    subject_kind: z.enum(['user', 'team', 'robot']),
+    subject: z.string().min(1),
+    role: z.enum(ROLES),
+    repository_pattern: z.string().regex(/^[a-z0-9*._\/-]{1,255}$/, 'a glob over repository names, e.g. team-a/*').nullable().default(null),
+  })
+  .strict();
 
 const iso = (at: number) => new Date(at).toISOString();
 
@@ -85,7 +100,7 @@ export const paramsOf = (req: FastifyRequest) => req.params as { registry: strin
 export function registerRegistryRoutes(api: FastifyInstance, ctx: ApiContext): void {
   const { store, authorizer, authenticator } = ctx.access;
 
-  api.get('/registries', async (req) => {
+  api.get('/registries', doc({ summary: 'List the registries the caller may see', tags: ['Registries'], query: pageQuery, responses: { '200': '`{registries, total_storage_usage_bytes, links, meta}`.' } }), async (req) => {
     const me = await caller(ctx, req);
     const q = pageQuery.parse(req.query);
     const accounts = accountsOf(ctx);
@@ -104,12 +119,9 @@ export function registerRegistryRoutes(api: FastifyInstance, ctx: ApiContext): v
     };
   });
 
-  api.post('/registries', async (req, reply) => {
+  api.post('/registries', doc({ summary: 'Create a registry', tags: ['Registries'], body: createRegistryBody, responses: { '201': '`{registry}`.', '403': 'The caller may not create registries.', '409': 'The name is taken.', '422': 'An invalid name, or no such tier or region.' } }), async (req, reply) => {
     const me = await caller(ctx, req);
-    const body = z
-      .object({ name: registryName, subscription_tier_slug: z.string().optional(), region: z.string().optional(), public: z.boolean().default(false) })
-      .passthrough()
-      .parse(req.body);
+    const body = createRegistryBody.parse(req.body);
     if (!authorizer.canCreateRegistry(me)) throw forbidden('creating registries needs a server administrator or the can_create_registries permission');
     const { tiers } = accountsOf(ctx);
     const tier = body.subscription_tier_slug === undefined ? tiers.defaultTier : tiers.get(body.subscription_tier_slug);
@@ -127,28 +139,28 @@ export function registerRegistryRoutes(api: FastifyInstance, ctx: ApiContext): v
   });
 
   /** 204 when the name is free, 409 when taken, 422 when it is not a valid name. */
-  api.post('/registries/validate-name', async (req, reply) => {
+  api.post('/registries/validate-name', doc({ summary: 'Check that a registry name is valid and free', tags: ['Registries'], body: validateNameBody, responses: { '204': 'The name is free.', '409': 'The name is taken.', '422': 'Not a valid name.' } }), async (req, reply) => {
     await caller(ctx, req);
-    const { name } = z.object({ name: registryName }).parse(req.body);
+    const { name } = validateNameBody.parse(req.body);
     if (await store.getRegistry(name)) throw conflict(`registry name ${name} is taken`);
     reply.code(204).send();
   });
 
-  api.get('/registries/:registry', async (req) => {
+  api.get('/registries/:registry', doc({ summary: 'Get a registry', tags: ['Registries'], responses: { '200': '`{registry}`.', '404': 'No such registry (or not visible to the caller).' } }), async (req) => {
     const { registry } = await requireVisible(ctx, req, paramsOf(req).registry);
     return { registry: await viewOf(ctx, registry) };
   });
 
-  api.patch('/registries/:registry', async (req) => {
+  api.patch('/registries/:registry', doc({ summary: 'Make a registry public or private', tags: ['Registries'], body: updateRegistryBody, responses: { '200': '`{registry}`.', '403': 'Not an admin of the registry.', '404': 'No such registry.' } }), async (req) => {
     const { principal, registry } = await requireRegistryAdmin(ctx, req, paramsOf(req).registry);
-    const body = z.object({ public: z.boolean() }).strict().parse(req.body);
+    const body = updateRegistryBody.parse(req.body);
     await store.setRegistryPublic(registry.id, body.public);
     await audit(ctx, req, principal, { action: 'registry.update', outcome: 'success', registry: registry.name, resource: registry.name, detail: body });
     return { registry: await viewOf(ctx, (await store.getRegistry(registry.name))!) };
   });
 
   /** Removes the registry with its repositories, manifests, tags, robots and grants; its blobs become garbage for GC. */
-  api.delete('/registries/:registry', async (req, reply) => {
+  api.delete('/registries/:registry', doc({ summary: 'Delete a registry with its repositories, robots and grants', tags: ['Registries'], description: 'Its blobs become garbage for garbage collection.', responses: { '204': 'Deleted.', '403': 'Not an admin of the registry.', '404': 'No such registry.' } }), async (req, reply) => {
     const { principal, registry } = await requireRegistryAdmin(ctx, req, paramsOf(req).registry);
     if (!(await ctx.registry.deleteRegistry(registry.name))) throw notFound(`registry ${registry.name}`);
     authenticator.forget(); // its robots' remembered credentials
@@ -156,22 +168,14 @@ export function registerRegistryRoutes(api: FastifyInstance, ctx: ApiContext): v
     reply.code(204).send();
   });
 
-  api.get('/registries/:registry/grants', async (req) => {
+  api.get('/registries/:registry/grants', doc({ summary: 'List the grants of a registry', tags: ['Grants'], responses: { '200': '`{grants}`.', '403': 'Not an admin of the registry.', '404': 'No such registry.' } }), async (req) => {
     const { registry } = await requireRegistryAdmin(ctx, req, (req.params as { registry: string }).registry);
     return { grants: (await store.listGrants(registry.id)).map(grantView) };
   });
 
-  api.post('/registries/:registry/grants', async (req, reply) => {
+  api.post('/registries/:registry/grants', doc({ summary: 'Grant a role to a user, team or robot', tags: ['Grants'], body: createGrantBody, responses: { '201': '`{grant}`.', '400': 'A repository pattern outside the registry.', '403': 'Not an admin of the registry.', '404': 'No such registry or subject.' } }), async (req, reply) => {
     const { principal, registry } = await requireRegistryAdmin(ctx, req, (req.params as { registry: string }).registry);
-    const body = z
-      .object({
-        subject_kind: z.enum(['user', 'team', 'robot']),
-        subject: z.string().min(1),
-        role: z.enum(ROLES),
-        repository_pattern: z.string().regex(/^[a-z0-9*._\/-]{1,255}$/, 'a glob over repository names, e.g. team-a/*').nullable().default(null),
-      })
-      .strict()
-      .parse(req.body);
+    const body = createGrantBody.parse(req.body);
     checkRepositoryPattern(body.repository_pattern, registry.name);
     const subjectId = await resolveSubject(ctx, body.subject_kind, body.subject, registry.name);
     const id = await store.addGrant({ registryId: registry.id, subjectKind: body.subject_kind, subjectId, role: body.role, repositoryPattern: body.repository_pattern });
@@ -181,7 +185,7 @@ export function registerRegistryRoutes(api: FastifyInstance, ctx: ApiContext): v
     reply.code(201).send({ grant: grantView(grant) });
   });
 
-  api.delete('/registries/:registry/grants/:id', async (req, reply) => {
+  api.delete('/registries/:registry/grants/:id', doc({ summary: 'Remove a grant', tags: ['Grants'], responses: { '204': 'Removed.', '403': 'Not an admin of the registry.', '404': 'No such registry or grant.' } }), async (req, reply) => {
     const params = req.params as { registry: string; id: string };
     const { principal, registry } = await requireRegistryAdmin(ctx, req, params.registry);
     if (!/^\d+$/.test(params.id) || !(await store.deleteGrant(registry.id, Number(params.id)))) throw notFound(`grant ${params.id}`);

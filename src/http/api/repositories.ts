@@ -6,6 +6,7 @@ import { pathInRegistry, repositoryListingOf, type MeasuredManifest, type Reposi
 import { isDigestLike, parseDigest } from '../../oci/digest.js';
 import { badRequest, forbidden, notFound, unprocessable } from './api-error.js';
 import { audit, caller, type ApiContext } from './context.js';
+import { doc } from './openapi.js';
 import { pageLinks, pageQuery } from './paging.js';
 
 /** `page_token`: an opaque cursor (the last name of the previous page), stable while repositories come and go. */
@@ -19,6 +20,8 @@ function decodeToken(token: string): string {
   }
   throw unprocessable('page_token: not a token this server issued; follow links.pages');
 }
+
+const repositoriesQuery = pageQuery.extend({ page_token: z.string().max(2000).optional() });
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -87,8 +90,8 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
   const deny = (req: FastifyRequest, principal: Principal, registry: string, resource: string, action: Action) =>
     audit(ctx, req, principal, { action: 'api.denied', outcome: 'denied', registry, resource, reason: `${action} required: ${req.method} ${req.routeOptions.url ?? ''}` });
 
-  api.get('/registries/:registry/repositoriesV2', async (req) => {
-    const q = pageQuery.extend({ page_token: z.string().max(2000).optional() }).parse(req.query);
+  api.get('/registries/:registry/repositoriesV2', doc({ summary: 'List the repositories the caller may pull, with sizes and latest manifest', tags: ['Repositories'], description: '`page_token` (from `links.pages.next`) pages by name, stable while repositories come and go.', query: repositoriesQuery, responses: { '200': '`{repositories, links, meta}`.', '404': 'No such registry.' } }), async (req) => {
+    const q = repositoriesQuery.parse(req.query);
     const { principal, registry, admin } = await registryFor(req, (req.params as RepoParams).registry);
     const all = await listing().repositoriesOf(registry.name);
     // Whoever does not administer the registry sees the repositories they may pull (grants may be per-repository globs).
@@ -107,7 +110,7 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
     return { repositories, links, meta: { total: allowed.length } };
   });
 
-  api.get('/registries/:registry/repositories/:repo/tags', async (req) => {
+  api.get('/registries/:registry/repositories/:repo/tags', doc({ summary: 'List the tags of a repository', tags: ['Repositories'], query: pageQuery, responses: { '200': '`{tags, links, meta}`.', '404': 'No such registry or repository.' } }), async (req) => {
     const q = pageQuery.parse(req.query);
     const { registry, repo, path } = await repositoryFor(req, 'pull');
     const page = await listing().tags(repo, q.per_page, (q.page - 1) * q.per_page);
@@ -118,7 +121,7 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
     return { tags, links: pageLinks(`/api/v2/registries/${registry}/repositories/${encodeURIComponent(path)}/tags`, q, page.total), meta: { total: page.total } };
   });
 
-  api.get('/registries/:registry/repositories/:repo/digests', async (req) => {
+  api.get('/registries/:registry/repositories/:repo/digests', doc({ summary: 'List the manifests of a repository', tags: ['Repositories'], query: pageQuery, responses: { '200': '`{manifests, links, meta}`.', '404': 'No such registry or repository.' } }), async (req) => {
     const q = pageQuery.parse(req.query);
     const { registry, repo, path } = await repositoryFor(req, 'pull');
     const page = await listing().manifests(repo, q.per_page, (q.page - 1) * q.per_page);
@@ -126,7 +129,7 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
     return { manifests, links: pageLinks(`/api/v2/registries/${registry}/repositories/${encodeURIComponent(path)}/digests`, q, page.total), meta: { total: page.total } };
   });
 
-  api.delete('/registries/:registry/repositories/:repo/tags/:tag', async (req, reply) => {
+  api.delete('/registries/:registry/repositories/:repo/tags/:tag', doc({ summary: 'Delete a tag (needs push)', tags: ['Repositories'], responses: { '204': 'Deleted.', '403': 'No push permission.', '404': 'No such registry, repository or tag.' } }), async (req, reply) => {
     const { principal, registry, repo } = await repositoryFor(req, 'push');
     const { tag } = req.params as { tag: string };
     await ctx.registry.manifests.delete(repo.name, tag); // MANIFEST_UNKNOWN (404) for a tag it does not have
@@ -134,7 +137,7 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
     reply.code(204).send();
   });
 
-  api.delete('/registries/:registry/repositories/:repo/digests/:digest', async (req, reply) => {
+  api.delete('/registries/:registry/repositories/:repo/digests/:digest', doc({ summary: 'Delete a manifest and its tags (needs delete)', tags: ['Repositories'], responses: { '204': 'Deleted.', '400': 'Not a digest.', '403': 'No delete permission.', '404': 'No such registry, repository or manifest.' } }), async (req, reply) => {
     const { digest: raw } = req.params as { digest: string };
     // Manifests.delete takes tags too: only a digest may reach it from here.
     if (!isDigestLike(raw)) throw badRequest(`${raw.slice(0, 80)} is not a digest (algorithm:hex)`);
@@ -145,7 +148,7 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
     reply.code(204).send();
   });
 
-  api.delete('/registries/:registry/repositories/:repo', async (req, reply) => {
+  api.delete('/registries/:registry/repositories/:repo', doc({ summary: 'Delete a repository (needs delete)', tags: ['Repositories'], responses: { '204': 'Deleted.', '403': 'No delete permission.', '404': 'No such registry or repository.' } }), async (req, reply) => {
     const { principal, registry, repo } = await repositoryFor(req, 'delete');
     const removed = await listing().deleteRepository(repo.name);
     await audit(ctx, req, principal, { action: 'repository.delete', outcome: 'success', registry, resource: repo.name, detail: removed });
