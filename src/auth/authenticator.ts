@@ -29,7 +29,6 @@ export class AuthenticationError extends Error {
  */
 export class Authenticator {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
-  private readonly checking = new Map<string, Promise<Principal>>();
 
   constructor(
     private readonly store: AccessStore,
@@ -41,7 +40,6 @@ export class Authenticator {
   /** Drops remembered credentials: called on any change to users, robots or tokens. */
   forget(): void {
     this.cache.clear();
-    this.checking.clear();
   }
 
   /** The principal for an Authorization header (anonymous when there is none). */
@@ -72,13 +70,7 @@ export class Authenticator {
     const key = createHash('sha256').update(credential).digest('hex');
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.principal;
-    // Concurrent requests with the same credential share one check: scrypt costs ~32 MiB and
-    // tens of ms, and a client's burst of parallel requests must not run it once each.
-    const running = this.checking.get(key);
-    if (running) return running;
-    const checking = check().finally(() => this.checking.delete(key));
-    this.checking.set(key, checking);
-    const principal = await checking;
+    const principal = await check();
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(key, { principal, until: Date.now() + CREDENTIAL_CACHE_MS });
     return principal;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AuditEvent, AuditFilter } from '../../auth/access-store.js';
 import { forbidden } from './api-error.js';
 import { caller, type ApiContext } from './context.js';
+import { doc } from './openapi.js';
 
 const time = z
   .string()
@@ -14,10 +15,10 @@ const filterSchema = z.object({
   registry: z.string().optional(),
   action: z.string().optional(),
   outcome: z.enum(['success', 'failure', 'denied']).optional(),
-  since: time.optional(),
-  until: time.optional(),
+  since: time.optional().describe('Events at or after this time (ISO 8601).'),
+  until: time.optional().describe('Events before this time (ISO 8601).'),
   per_page: z.coerce.number().int().min(1).max(1000).default(100),
-  before: z.coerce.number().int().min(1).optional(),
+  before: z.coerce.number().int().min(1).optional().describe('Only events older than this event id (from links.pages.next).'),
 });
 
 const eventView = (e: AuditEvent & { id: number }) => ({
@@ -51,7 +52,7 @@ export function registerAuditRoutes(api: FastifyInstance, ctx: ApiContext): void
     return { q, filter };
   };
 
-  api.get('/audit', async (req) => {
+  api.get('/audit', doc({ summary: 'Audit events, newest first', tags: ['Audit'], description: 'Server administrators see everything; a registry admin sees their registry with `?registry=`.', query: filterSchema, responses: { '200': '`{events, links}`.', '403': 'Neither a server administrator nor an admin of `registry`.' } }), async (req) => {
     const { q, filter } = await scopedFilter(req);
     const events = await ctx.access.store.queryAudit(filter, q.per_page + 1, q.before);
     const page = events.slice(0, q.per_page);
@@ -61,7 +62,7 @@ export function registerAuditRoutes(api: FastifyInstance, ctx: ApiContext): void
   });
 
   /** Everything matching, as JSON lines, streamed page by page. */
-  api.get('/audit/export', async (req, reply) => {
+  api.get('/audit/export', doc({ summary: 'Every matching audit event, as JSON lines', tags: ['Audit'], query: filterSchema, produces: 'application/x-ndjson', responses: { '200': 'One event per line.', '403': 'Neither a server administrator nor an admin of `registry`.' } }), async (req, reply) => {
     const { filter } = await scopedFilter(req);
     reply.header('content-type', 'application/x-ndjson');
     const store = ctx.access.store;

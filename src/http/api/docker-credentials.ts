@@ -3,12 +3,13 @@ import { z } from 'zod';
 import type { Action } from '../../auth/scopes.js';
 import { forbidden, notFound } from './api-error.js';
 import { audit, caller, type ApiContext } from './context.js';
+import { doc } from './openapi.js';
 import { expiry, mintToken } from './tokens.js';
 
 const query = z.object({
-    read_write: z.enum(['true', 'false']).default('false'),
+    read_write: z.enum(['true', 'false']).default('false').describe('true: pull and push; false: pull only.'),
     // Omitted: the token never expires (DigitalOcean's behaviour); the CLI asks for 30 days unless told otherwise.
-    expiry_seconds: z.coerce.number().pipe(expiry.unwrap()).optional(),
+    expiry_seconds: z.coerce.number().pipe(expiry.unwrap()).optional().describe('Lifetime of the token; omitted: it never expires.'),
   });
 
 /**
@@ -20,7 +21,7 @@ const query = z.object({
 export function registerDockerCredentialRoutes(api: FastifyInstance, ctx: ApiContext): void {
   const { store, authorizer } = ctx.access;
 
-  api.get('/registries/:registry/docker-credentials', async (req) => {
+  api.get('/registries/:registry/docker-credentials', doc({ summary: 'A Docker config.json with a new token scoped to the registry', tags: ['Docker credentials'], query, responses: { '200': '`{auths: {<host>: {auth}}}`.', '403': 'Robots and scoped tokens cannot mint tokens.', '404': 'No such registry.' } }), async (req) => {
     const me = await caller(ctx, req);
     const name = (req.params as { registry: string }).registry;
     const q = query.parse(req.query);

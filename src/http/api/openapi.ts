@@ -35,7 +35,7 @@ declare module 'fastify' {
   }
 }
 
-/** Route options carrying the route's OpenAPI description: `api.post('/x', doc({...}), handler)`. */
+/** Route options carrying the route's OpenAPI description: e.g. `api.post(url, doc({...}), handler)`. */
 export const doc = (openapi: OpenApiSpec) => ({ config: { openapi } });
 
 export const TAGS = {
@@ -103,6 +103,8 @@ export function jsonSchemaOf(schema: ZodTypeAny): Json {
     $refStrategy: 'none',
     effectStrategy: 'input',
     pipeStrategy: 'output',
+    // zod's default (strip) accepts unknown keys and drops them: additionalProperties true, not false.
+    removeAdditionalStrategy: 'strict',
   }) as Json;
   return rest;
 }

@@ -10,8 +10,8 @@ export const DEFAULT_PER_PAGE = 20;
  * Extend it for endpoints with more query parameters (`pageQuery.extend({...})`).
  */
 export const pageQuery = z.object({
-  page: z.coerce.number().int().min(1).default(1),
-  per_page: z.coerce.number().int().min(1).max(MAX_PER_PAGE).default(DEFAULT_PER_PAGE),
+  page: z.coerce.number().int().min(1).default(1).describe('The page, from 1.'),
+  per_page: z.coerce.number().int().min(1).max(MAX_PER_PAGE).default(DEFAULT_PER_PAGE).describe('Items per page.'),
 });
 export type PageQuery = z.infer<typeof pageQuery>;
 

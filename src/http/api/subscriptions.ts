@@ -4,6 +4,7 @@ import { bytesText, eligibility, repositoriesText, type EligibilityReason, type 
 import type { UsageReport } from '../../core/usage.js';
 import { notFound, preconditionFailed, unprocessable } from './api-error.js';
 import { audit, caller, requireRegistryAdmin, type ApiContext } from './context.js';
+import { doc } from './openapi.js';
 import { accountsOf, paramsOf, requireVisible, subscriptionView, tierView } from './registries.js';
 
 /** Why a registry cannot move to a tier, in words that name each limit and the usage over it. */
@@ -15,6 +16,10 @@ function refusal(registry: string, tier: Tier, reasons: EligibilityReason[], foo
   );
   return `registry ${registry} cannot move to tier ${tier.slug}: ${parts.join('; ')}`;
 }
+
+const optionsQuery = z.object({ registry: z.string().optional().describe("A registry: each tier then says whether this registry's usage fits it.") });
+const subscriptionBody = z.object({ tier_slug: z.string() }).passthrough();
+const usageQuery = z.object({ days: z.coerce.number().int().min(1).max(366).default(30).describe('Days of daily storage history.') });
 
 const usageView = (r: UsageReport) => ({
   registry: r.account.name,
@@ -43,8 +48,8 @@ const usageView = (r: UsageReport) => ({
 /** Subscription tiers and regions (`/registries/options`), a registry's subscription, and its usage and cost. */
 export function registerSubscriptionRoutes(api: FastifyInstance, ctx: ApiContext): void {
   /** With `?registry=`, each tier says whether that registry's usage fits it. */
-  api.get('/registries/options', async (req) => {
-    const q = z.object({ registry: z.string().optional() }).parse(req.query);
+  api.get('/registries/options', doc({ summary: 'Subscription tiers and regions', tags: ['Subscriptions'], query: optionsQuery, responses: { '200': '`{options: {available_regions, subscription_tiers}}`.', '404': 'No such registry.' } }), async (req) => {
+    const q = optionsQuery.parse(req.query);
     const { tiers, quota } = accountsOf(ctx);
     let footprint: Footprint = { repositories: 0, storageBytes: 0 };
     if (q.registry !== undefined) {
@@ -64,7 +69,7 @@ export function registerSubscriptionRoutes(api: FastifyInstance, ctx: ApiContext
     };
   });
 
-  api.get('/registries/:registry/subscription', async (req) => {
+  api.get('/registries/:registry/subscription', doc({ summary: "A registry's subscription", tags: ['Subscriptions'], responses: { '200': '`{subscription}`.', '404': 'No such registry.' } }), async (req) => {
     const { registry } = await requireVisible(ctx, req, paramsOf(req).registry);
     const { store, tiers } = accountsOf(ctx);
     const account = await store.getAccount(registry.name);
@@ -73,9 +78,9 @@ export function registerSubscriptionRoutes(api: FastifyInstance, ctx: ApiContext
   });
 
   /** Changes the tier; a registry over the new tier's limits is refused with 412, naming them. */
-  api.post('/registries/:registry/subscription', async (req) => {
+  api.post('/registries/:registry/subscription', doc({ summary: "Change a registry's tier", tags: ['Subscriptions'], body: subscriptionBody, responses: { '200': '`{subscription}`.', '403': 'Not an admin of the registry.', '404': 'No such registry.', '412': "The registry's usage is over the tier's limits.", '422': 'No such tier.' } }), async (req) => {
     const { principal, registry } = await requireRegistryAdmin(ctx, req, paramsOf(req).registry);
-    const body = z.object({ tier_slug: z.string() }).passthrough().parse(req.body);
+    const body = subscriptionBody.parse(req.body);
     const { store, tiers, quota } = accountsOf(ctx);
     const tier = tiers.get(body.tier_slug);
     if (!tier) throw unprocessable(`tier_slug: no tier ${body.tier_slug}; choose one of ${tiers.slugs().join(', ')}`);
@@ -94,9 +99,9 @@ export function registerSubscriptionRoutes(api: FastifyInstance, ctx: ApiContext
   });
 
   /** Storage, transfer by month, daily storage history (`?days=`, default 30) and this month's cost estimate. */
-  api.get('/registries/:registry/usage', async (req) => {
+  api.get('/registries/:registry/usage', doc({ summary: 'Storage, transfer, storage history and estimated cost of a registry', tags: ['Subscriptions'], query: usageQuery, responses: { '200': '`{usage}`.', '403': 'Not an admin of the registry.', '404': 'No such registry.' } }), async (req) => {
     const { registry } = await requireRegistryAdmin(ctx, req, paramsOf(req).registry);
-    const q = z.object({ days: z.coerce.number().int().min(1).max(366).default(30) }).parse(req.query);
+    const q = usageQuery.parse(req.query);
     const report = await accountsOf(ctx).usage.report(registry.name, q.days);
     if (!report) throw notFound(`registry ${registry.name}`);
     return { usage: usageView(report) };
