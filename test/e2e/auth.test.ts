@@ -297,6 +297,18 @@ describe('docker', () => {
     await expect(held(`${TEAM}/docker-ro`, 'v1')).rejects.toThrow(/404/);
   });
 
+  it('pulls with the config.json the docker-credentials endpoint hands out (read-only by default)', async () => {
+    const config = await api<{ auths: Record<string, { auth: string }> }>('GET', `/registries/${TEAM}/docker-credentials?expiry_seconds=3600`, undefined, basic('rw', PASSWORDS.rw));
+    expect(Object.keys(config.auths)).toEqual([h()]);
+    mkdirSync(configFor('generated'), { recursive: true });
+    writeFileSync(join(configFor('generated'), 'config.json'), JSON.stringify(config));
+    await removeAllImages();
+    const digest = (await held(`${TEAM}/docker`, 'v1')).digest;
+    expect((await docker('generated', 'pull', `${h()}/${TEAM}/docker:v1`)).stdout).toContain(`Digest: ${digest}`);
+    await docker('generated', 'tag', `${h()}/${TEAM}/docker:v1`, `${h()}/${TEAM}/docker-generated:v1`);
+    expect(output(await failure(docker('generated', 'push', `${h()}/${TEAM}/docker-generated:v1`)))).toMatch(/denied|unauthorized/i);
+  });
+
   it('after docker logout a private image cannot be pulled', async () => {
     await docker('rw', 'logout', h());
     await removeAllImages();
