@@ -114,4 +114,14 @@ describe('berth registry login', () => {
     expect((await fetch(`${berth.url}/v2/team-h/app/manifests/v1`, { headers: { authorization: auth } })).status).toBe(200);
     expect((await fetch(`${berth.url}/v2/team-h/app/blobs/uploads/`, { method: 'POST', headers: { authorization: auth } })).status).toBe(403);
   });
+
+  it('registry logout revokes the token it finds and removes the entry, keeping everything else', async () => {
+    const dockerFile = join(home.dockerDir, 'config.json');
+    const [user, secret] = Buffer.from(JSON.parse(readFileSync(dockerFile, 'utf8')).auths[berth.host].auth, 'base64').toString().split(':');
+    expect(await ok(home, ['registry', 'logout'])).toMatch(/Logged docker out of .* and revoked its token/);
+    const config = JSON.parse(readFileSync(dockerFile, 'utf8'));
+    expect(config.auths).toEqual({ 'other.example': { auth: 'eDp5' } });
+    expect(config.credHelpers).toEqual({ 'gcr.io': 'gcloud' });
+    expect((await fetch(`${berth.url}/v2/team-h/app/manifests/v1`, { headers: { authorization: basic(user!, secret!) } })).status).toBe(401);
+  });
 });

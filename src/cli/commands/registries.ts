@@ -75,12 +75,19 @@ export function registerRegistryCommands(program: Command): void {
     ['berth registry list', 'berth registry list --format Name --no-header'],
   );
 
-  examples(serverCommand(registry, 'create <name>', 'create a registry (server administrators, or users allowed to)'), ['berth registry create team-a', 'berth registry create docs --public'])
+  examples(serverCommand(registry, 'create <name>', 'create a registry (server administrators, or users allowed to)'), [
+    'berth registry create team-a',
+    'berth registry create docs --public',
+    'berth registry create team-b --subscription-tier basic --region local',
+  ])
     .option('--public', 'anyone, even anonymous, may pull from it')
+    .option('--subscription-tier <slug>', 'its tier (see `berth registry options`; default: the server\'s default tier)')
+    .option('--region <slug>', 'its region (default: the server\'s first region)')
     .option('--json', 'print JSON')
     .action(
-      act(async (name: string, flags: Flags) => {
-        const { registry: created } = await connect(flags).post<{ registry: RegistryView }>('/api/v2/registries', { name, public: flags.public ?? false });
+      act(async (name: string, flags: Flags & { subscriptionTier?: string; region?: string }) => {
+        const body = { name, public: flags.public ?? false, subscription_tier_slug: flags.subscriptionTier, region: flags.region };
+        const { registry: created } = await connect(flags).post<{ registry: RegistryView }>('/api/v2/registries', body);
         if (flags.json) return printJson(created);
         say(`Created ${created.public ? 'public' : 'private'} registry ${created.name}.`);
       }),

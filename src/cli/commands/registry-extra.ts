@@ -3,8 +3,8 @@ import { InvalidArgumentError } from 'commander';
 import type { ApiClient } from '../api-client.js';
 import { CliError } from '../api-client.js';
 import { connect, isObject, readJsonFile, writePrivateJson, type ConnectOptions } from '../cli-config.js';
-import { storeCredential, credentialStorePath } from '../credential-helper.js';
-import { dockerConfigPath } from '../docker-config.js';
+import { credentialStorePath, eraseCredential, getCredential, storeCredential } from '../credential-helper.js';
+import { dockerConfigPath, removeDockerAuth } from '../docker-config.js';
 import { act, examples, printJson, say, serverCommand, warn } from '../output.js';
 import { resolveRegistry } from './context.js';
 
@@ -103,5 +103,31 @@ export function registerRegistryCredentialCommands(registry: Command): void {
         }),
       ),
     ['berth registry login team-a', 'berth registry login team-a --use-credential-helper', 'berth registry login team-a --read-only --expiry-seconds 0'],
+  );
+
+  examples(
+    serverCommand(registry, 'logout', "undo `berth registry login`: revoke its token and remove it from Docker's config and the berth credential store").action(
+      act(async (flags: ConnectOptions) => {
+        const client = connect(flags);
+        const host = new URL(client.baseUrl).host;
+        const path = dockerConfigPath();
+        const raw = readJsonFile(path);
+        const config: Record<string, unknown> = isObject(raw) ? raw : {};
+        const inline = isObject(config.auths) && isObject(config.auths[host]) ? String((config.auths[host] as { auth?: unknown }).auth ?? '') : '';
+        const secret = inline ? Buffer.from(inline, 'base64').toString('utf8').split(':').slice(1).join(':') : getCredential(host)?.Secret ?? '';
+        // The token's id is part of its secret: revoke it so a copy left elsewhere stops working too.
+        const id = secret.match(/^berth_pat_([A-Za-z0-9]{16})_/)?.[1];
+        if (id) await client.delete(`/api/v2/tokens/${id}`).catch((err: Error) => warn(`could not revoke the token: ${err.message}`));
+        const removedInline = removeDockerAuth(host, path);
+        const removedHelper = eraseCredential(host);
+        const after = readJsonFile(path);
+        if (isObject(after) && isObject(after.credHelpers) && after.credHelpers[host] === 'berth') {
+          delete after.credHelpers[host];
+          writePrivateJson(path, after);
+        }
+        say(removedInline || removedHelper || id ? `Logged docker out of ${host}${id ? ' and revoked its token' : ''}.` : `docker was not logged in to ${host} by berth.`);
+      }),
+    ),
+    ['berth registry logout', 'berth --context prod registry logout'],
   );
 }
