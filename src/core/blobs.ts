@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import type { RepoName } from '../oci/name.js';
-import type { BlobStore, ByteRange } from '../storage/blob/blob-store.js';
+import type { BlobReader, BlobStore, ByteRange } from '../storage/blob/blob-store.js';
 import type { MetaStore } from '../storage/meta/meta-store.js';
 import type { ReadCache } from './read-cache.js';
 import { requireRepository } from './repositories.js';
@@ -38,6 +38,17 @@ export class Blobs {
   async open(digest: Digest, range?: ByteRange): Promise<Readable> {
     try {
       return await this.store.read(digest, range);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw unknownBlob(digest);
+      throw err;
+    }
+  }
+
+  /** A positional reader when the store offers one (see BlobStore.openReader), else undefined: stream with `open`. */
+  async openReader(digest: Digest): Promise<BlobReader | undefined> {
+    if (!this.store.openReader) return undefined;
+    try {
+      return await this.store.openReader(digest);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw unknownBlob(digest);
       throw err;

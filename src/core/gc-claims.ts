@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
-import type { BlobStore, ByteRange, StoredItem } from '../storage/blob/blob-store.js';
+import type { BlobStore, ByteRange, StoredItem, BlobReader } from '../storage/blob/blob-store.js';
 
 /** How long a mount's `stat` keeps its blob from collection: far longer than a mount takes to record its link. */
 export const MOUNT_CLAIM_MS = 10 * 60_000;
@@ -161,6 +161,9 @@ export class ClaimingBlobStore implements BlobStore {
   // Everything else passes straight through.
   read(digest: Digest, range?: ByteRange): Promise<Readable> {
     return this.inner.read(digest, range);
+  }
+  get openReader(): ((digest: Digest) => Promise<BlobReader>) | undefined {
+    return this.inner.openReader?.bind(this.inner);
   }
   delete(digest: Digest): Promise<void> {
     return this.inner.delete(digest);

@@ -71,6 +71,29 @@ describe('operability', () => {
     expect(berth.logs()).not.toContain('c2VjcmV0OnBhc3N3b3Jk');
   });
 
+  it('survives a client that hangs up in the middle of a blob download, and serves the next one whole', async () => {
+    const body = Buffer.alloc(8 * 1024 * 1024, 3);
+    body.write('not all the same bytes');
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const put = await fetch(`${berth.url}/v2/pump/blobs/uploads/?digest=${digest}`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+    expect(put.status).toBe(201);
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${berth.url}/v2/pump/blobs/${digest}`, (res) => {
+        res.once('data', () => {
+          req.destroy(); // gone after the first chunk
+          resolve();
+        });
+      });
+      req.on('error', () => undefined);
+      req.on('close', () => resolve());
+      req.end();
+      setTimeout(() => reject(new Error('no data')), 5000).unref();
+    });
+    expect((await fetch(`${berth.url}/readyz`)).status).toBe(200);
+    const again = Buffer.from(await (await fetch(`${berth.url}/v2/pump/blobs/${digest}`)).arrayBuffer());
+    expect(`sha256:${createHash('sha256').update(again).digest('hex')}`).toBe(digest);
+  });
+
   it('finishes in-flight requests on SIGTERM, then exits cleanly', async () => {
     const own = await startBerth();
     const body = Buffer.alloc(8, 1);

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../core/registry.js';
 import { parseDigest } from '../../oci/digest.js';
 import { registryOf, type RepoName } from '../../oci/name.js';
+import { pumpBlob } from './blob-pump.js';
 import { byteRange } from './headers.js';
 
 /** GET/HEAD /v2/<name>/blobs/<digest>, with single byte ranges. */
@@ -25,6 +26,12 @@ export async function getBlob(registry: Registry, name: RepoName, digestParam: s
   if (req.method === 'HEAD' || length === 0) {
     reply.send();
     return;
+  }
+  const reader = await registry.blobs.openReader(digest);
+  if (reader) {
+    const meter = registry.accounts?.meter;
+    const registryName = registryOf(name);
+    return pumpBlob(req, reply, reader, range ?? { start: 0, end: blob.size - 1 }, (bytes) => meter?.add(registryName, bytes));
   }
   const body = await registry.blobs.open(digest, range);
   // Outbound transfer is metered per registry as the bytes go out (HEAD and empty bodies send none).

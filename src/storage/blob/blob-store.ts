@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../../oci/digest.js';
 
+export interface BlobReader {
+  /** Reads up to `length` bytes at `position` into `into`; resolves with the count (0 at the end). */
+  read(into: Buffer, position: number, length: number): Promise<number>;
+  close(): Promise<void>;
+}
+
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
   start: number;
@@ -25,6 +31,12 @@ export interface BlobStore {
   stat(digest: Digest): Promise<{ size: number } | undefined>;
   /** Streams a committed blob (or a range of it). */
   read(digest: Digest, range?: ByteRange): Promise<Readable>;
+  /**
+   * A positional reader over a committed blob, for a server that pumps bytes
+   * through a few reused buffers: a stream allocates a fresh buffer per chunk,
+   * and that churn (GC) halved pull throughput. Optional: stores without it are streamed.
+   */
+  openReader?(digest: Digest): Promise<BlobReader>;
   delete(digest: Digest): Promise<void>;
 
   /** Creates an empty staging area for an upload session. */

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, rename, rm, stat, truncate, writeFile, unlink, ty
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseDigest, type Digest } from '../../../oci/digest.js';
-import type { BlobStore, ByteRange, StoredItem } from '../blob-store.js';
+import type { BlobReader, BlobStore, ByteRange, StoredItem } from '../blob-store.js';
 
 const UPLOAD_ID = /^[a-f0-9-]{36}$/;
 /**
@@ -142,6 +142,14 @@ export class FilesystemBlobStore implements BlobStore {
     // Open first so a missing file fails here rather than mid-response.
     const handle = await open(path, 'r');
     return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK, autoClose: true });
+  }
+
+  async openReader(digest: Digest): Promise<BlobReader> {
+    const handle = await open(this.blobPath(digest), 'r');
+    return {
+      read: async (into, position, length) => (await handle.read(into, 0, length, position)).bytesRead,
+      close: () => handle.close(),
+    };
   }
 
   async delete(digest: Digest): Promise<void> {
