@@ -27,6 +27,9 @@ export async function pumpBlob(req: FastifyRequest, reply: FastifyReply, reader:
       position += bytes;
       await onWire; // the other buffer's write must complete before that buffer is refilled next turn
       onWire = write(res, bytes === buffer.length ? buffer : buffer.subarray(0, bytes));
+      // A client that hangs up fails this write while the next read is running: without a
+      // handler attached now, that rejection would be "unhandled" and end the process.
+      onWire.catch(() => undefined);
       sent += bytes;
       onSent(bytes);
     }
