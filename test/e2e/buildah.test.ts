@@ -21,6 +21,8 @@ let fresh: Storage;
 beforeAll(async () => {
   await requireTool('buildah');
   busybox = await staticBusybox();
+  // In CI a missing client is a failure, never a quieter test: RUN is what proves the pulled layers form a working root.
+  if (!busybox && process.env.CI === 'true') throw new Error('busybox-static is required for the buildah e2e test in CI (scripts/install-test-deps.sh installs it)');
   if (!busybox) console.warn('buildah e2e: no static busybox, so the image has no shell: building with COPY/ENV/LABEL only (no RUN)');
   work = tempDir('berth-e2e-buildah-');
   // With busybox, host-architecture images get /bin/sh so that RUN works in them.

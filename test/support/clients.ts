@@ -14,6 +14,8 @@ export interface RunOptions {
   /** Default 5 minutes: vfs copies on 2 cores are slow. */
   timeoutMs?: number;
   cwd?: string;
+  /** Written to the command's stdin, which is then closed (e.g. `--password-stdin`). */
+  input?: string;
 }
 
 export interface RunResult {
@@ -40,7 +42,7 @@ function tail(s: string, max = 6000): string {
 export function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   const line = [cmd, ...args].join(' ');
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       cmd,
       args,
       {
@@ -58,6 +60,10 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
         reject(new CommandError(line, code, stdout ?? '', stderr || e.message));
       },
     );
+    if (options.input !== undefined) {
+      child.stdin?.on('error', () => undefined); // the command may exit before reading everything
+      child.stdin?.end(options.input);
+    }
   });
 }
 
@@ -336,27 +342,5 @@ export async function seedWithSkopeo(layout: { dir: string; image: { tag: string
  * `docker login --password-stdin` and `podman login --password-stdin`.
  */
 export function runWithInput(cmd: string, args: string[], input: string, options: RunOptions = {}): Promise<RunResult> {
-  const line = [cmd, ...args].join(' ');
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      cmd,
-      args,
-      {
-        env: { ...process.env, ...options.env },
-        timeout: options.timeoutMs ?? 300_000,
-        killSignal: 'SIGKILL',
-        maxBuffer: 64 * 1024 * 1024,
-        cwd: options.cwd,
-        encoding: 'utf8',
-      },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ stdout, stderr });
-        const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean; signal?: string };
-        const code = e.killed ? `killed after timeout, ${e.signal}` : (e.code ?? null);
-        reject(new CommandError(line, code, stdout ?? '', stderr || e.message));
-      },
-    );
-    child.stdin?.on('error', () => undefined); // the command may exit before reading everything
-    child.stdin?.end(input);
-  });
+  return run(cmd, args, { ...options, input });
 }
