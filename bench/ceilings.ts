@@ -1,7 +1,9 @@
 // The machine's own ceilings, measured in the same run: how fast this CPU hashes
 // SHA-256 (every push must hash every byte) and how fast nginx with sendfile serves
 // the same file (about as fast as loopback HTTP gets), and how fast nginx takes a PUT
-// of it into a file (the same client code as the registry pushes, so its ceiling too).
+// of it into a file (the same client code as the registry pushes, so its ceiling too),
+// and how fast a bare Node HTTP server takes the same PUT (node-receiver.ts): the
+// runtime's own ceiling for a push, with and without the hashing and writing.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -91,4 +93,16 @@ export async function nginxPush(port: number, big: BigBlobFactory): Promise<Metr
   const ms = performance.now() - t0;
   await expect(204, port, 'DELETE', path);
   return { push_MBps: (blob.size * 1000) / 1e6 / ms };
+}
+
+/** Pushes a fresh big blob to each mode of the bare Node receiver (node-receiver.ts), MB/s per mode. */
+export async function nodeReceiverPushes(port: number, big: BigBlobFactory): Promise<Metrics> {
+  const metrics: Metrics = {};
+  for (const mode of ['discard', 'hash', 'store']) {
+    const blob = big.fresh();
+    const t0 = performance.now();
+    await expect(201, port, 'PUT', `/${mode}`, { headers: { 'content-length': blob.size }, body: () => blob.chunks() });
+    metrics[`push_${mode}_MBps`] = (blob.size * 1000) / 1e6 / (performance.now() - t0);
+  }
+  return metrics;
 }

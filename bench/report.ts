@@ -13,6 +13,8 @@ export interface Ceilings {
   fileWrite: { write: number; writeFsync: number };
   /** nginx pull medians, same metric names as the registry pulls. */
   nginx: Record<string, number>;
+  /** Pushes to a bare Node HTTP server (node-receiver.ts) per mode: the runtime's push ceiling. */
+  nodeReceiver: Record<string, number>;
 }
 
 export interface Row {
@@ -130,6 +132,12 @@ export function markdown(rows: Row[], ceilings: Ceilings, header: string[], note
     pull_4_verify_MBps: 'nginx sendfile, pull by 4 clients verifying, aggregate (MB/s)',
   };
   for (const [k, v] of Object.entries(ceilings.nginx)) lines.push(`| ${nginxLabels[k] ?? `nginx ${k}`} | ${fmt(v)} |`);
+  const receiverLabels: Record<string, string> = {
+    push_discard_MBps: 'bare Node HTTP server, PUT body read and dropped, same client (MB/s)',
+    push_hash_MBps: 'bare Node HTTP server, PUT body read + SHA-256 (MB/s)',
+    push_store_MBps: 'bare Node HTTP server, PUT body read + SHA-256 + written + fdatasync (MB/s)',
+  };
+  for (const [k, v] of Object.entries(ceilings.nodeReceiver)) lines.push(`| ${receiverLabels[k] ?? `node receiver ${k}`} | ${fmt(v)} |`);
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
   return lines.join('\n') + '\n';
 }

@@ -6,7 +6,7 @@ import os, { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BigBlobFactory } from './blobdata.js';
-import { fileWriteMBps, nginxPulls, nginxPush, nodeSha256MBps, opensslSha256MBps } from './ceilings.js';
+import { fileWriteMBps, nginxPulls, nginxPush, nodeReceiverPushes, nodeSha256MBps, opensslSha256MBps } from './ceilings.js';
 import { agent } from './http.js';
 import { createFixture } from './fixtures.js';
 import { environment, ensureTools } from './machine.js';
@@ -14,7 +14,7 @@ import { createPullPool, type PullPool } from './pull.js';
 import { buildRows, markdown, median, rowDefs, writeResults, type Ceilings, type Samples } from './report.js';
 import { authMarkdown, buildAuthRows } from './report-auth.js';
 import { RssSampler } from './rss.js';
-import { startBerth, startBerthWithAuth, startDistribution, startNginx, stopAll, type Server } from './servers.js';
+import { startBerth, startBerthWithAuth, startDistribution, startNginx, startNodeReceiver, stopAll, type Server } from './servers.js';
 import { WORKLOADS, type Context, type Params } from './workloads.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     const berthAuth = await startBerthWithAuth(ROOT, join(tmp, 'berth-auth-data'));
     const dist = await startDistribution(join(tmp, 'distribution'));
     const nginx = await startNginx(join(tmp, 'nginx'), www);
+    const receiver = await startNodeReceiver(ROOT, join(tmp, 'node-receiver'));
     // berth and berth-auth side by side, so in every round the two Berths run back to back
     // (and swap who goes first); berth-auth runs only the workloads marked withAuth.
     const servers: Server[] = [berth, berthAuth, dist];
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
     sampler = new RssSampler(Object.fromEntries(servers.map((s) => [s.name, s.pid])));
     sampler.start(100);
     await new Promise((r) => setTimeout(r, 1000)); // let start-up settle before "idle"
-    const samples: Samples = { berth: {}, distribution: {}, nginx: {} };
+    const samples: Samples = { berth: {}, distribution: {}, nginx: {}, node: {} };
     const add = (server: string, metrics: Record<string, number>) => {
       const s = (samples[server] ??= {});
       for (const [k, v] of Object.entries(metrics)) (s[k] ??= []).push(v);
@@ -132,6 +133,10 @@ async function main(): Promise<void> {
           const m = { ...(await nginxPush(nginx.port, big)), ...(await nginxPulls(nginx.port, big, pool, 'blob.bin')) };
           add('nginx', m);
           log(`round ${round} nginx pulls: ${summary(m)}`);
+          sampler.setPhase('node-receiver');
+          const r = await nodeReceiverPushes(receiver.port, big);
+          add('node', r);
+          log(`round ${round} bare node receiver: ${summary(r)}`);
         }
       }
     }
@@ -144,6 +149,7 @@ async function main(): Promise<void> {
       opensslSha256MBps: opensslSha,
       fileWrite,
       nginx: Object.fromEntries(Object.entries(samples.nginx ?? {}).map(([k, v]) => [k, median(v)])),
+      nodeReceiver: Object.fromEntries(Object.entries(samples.node ?? {}).map(([k, v]) => [k, median(v)])),
     };
     const defs = rowDefs({ blobMiB: params.blobBytes / MiB, chunkMiB: params.chunkBytes / MiB, images: params.images, tags: params.tags, repos: params.repos, connections: params.connections });
     const rows = buildRows(defs, samples, ceilings);

@@ -167,6 +167,15 @@ export async function startDistribution(dir: string): Promise<Server> {
 }
 
 /** nginx in the foreground, one process, sendfile on, serving `docroot` (and taking PUTs under /upload/); all paths under `dir`. */
+/** The bare Node receiver (node-receiver.ts) on its own port, in its own process. */
+export async function startNodeReceiver(root: string, dir: string): Promise<Server> {
+  const port = await freePort();
+  mkdirSync(dir, { recursive: true });
+  const server = launch('node-receiver', process.execPath, ['--import', 'tsx', join(root, 'bench/node-receiver.ts'), String(port), dir], port);
+  await waitReady(server, '/');
+  return server;
+}
+
 export async function startNginx(dir: string, docroot: string): Promise<Server> {
   const port = await freePort();
   mkdirSync(join(dir, 'tmp'), { recursive: true });
