@@ -1,6 +1,6 @@
 // `npm run bench`: Berth against CNCF Distribution on loopback, with the machine's
 // own ceilings (SHA-256, nginx) measured in the same run. See bench/README.md.
-//   node --import tsx bench/run.ts [--quick] [--rounds N]    (or BENCH_QUICK=1, BENCH_ROUNDS=N)
+//   node --import tsx bench/run.ts [--quick] [--rounds N] [--scale-out]    (or BENCH_QUICK=1, BENCH_ROUNDS=N, BENCH_SCALE_OUT=1)
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import { createPullPool, type PullPool } from './pull.js';
 import { buildRows, markdown, median, rowDefs, writeResults, type Ceilings, type Samples } from './report.js';
 import { authMarkdown, buildAuthRows } from './report-auth.js';
 import { RssSampler } from './rss.js';
+import { SCALE_OUT, scaleOutMarkdown, startScaleOutBackends, type ScaleOutBackends } from './scale-out.js';
 import { startBerth, startBerthWithAuth, startDistribution, startNginx, startNodeReceiver, stopAll, type Server } from './servers.js';
 import { WORKLOADS, type Context, type Params } from './workloads.js';
 
@@ -23,6 +24,8 @@ const MiB = 1 << 20;
 function options() {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+  // Also a Berth node on PostgreSQL + S3 (s3rver), reported beside the embedded default.
+  const scaleOut = argv.includes('--scale-out') || process.env.BENCH_SCALE_OUT === '1';
   const i = argv.indexOf('--rounds');
   const rounds = Number(i >= 0 ? argv[i + 1] : (process.env.BENCH_ROUNDS ?? (quick ? 1 : 5)));
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`rounds must be 1..20, got ${rounds}`);
@@ -30,25 +33,27 @@ function options() {
   const params: Params = quick
     ? { blobBytes: 32 * MiB, chunkBytes: 8 * MiB, loadSeconds: 3, connections: 32, images: 10, layersPerImage: 5, layerBytes: MiB, tags: 1_000, repos: 500, pageSize: 100, setupConcurrency: 8 }
     : { blobBytes: 256 * MiB, chunkBytes: 8 * MiB, loadSeconds: 10, connections: 32, images: 50, layersPerImage: 5, layerBytes: MiB, tags: 10_000, repos: 5_000, pageSize: 100, setupConcurrency: 8 };
-  return { quick, rounds, maxMinutes, params };
+  return { quick, rounds, maxMinutes, params, scaleOut };
 }
 
 const started = Date.now();
 const log = (msg: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
 
 async function main(): Promise<void> {
-  const { quick, rounds, maxMinutes, params } = options();
+  const { quick, rounds, maxMinutes, params, scaleOut } = options();
   const deadline = started + maxMinutes * 60_000;
   ensureTools(log);
   const tmp = mkdtempSync(join(tmpdir(), 'berth-bench-'));
   let pool: PullPool | undefined;
   let sampler: RssSampler | undefined;
+  let backends: ScaleOutBackends | undefined;
   const cleanup = async () => {
     const t0 = Date.now();
     sampler?.stop();
     await pool?.close().catch(() => undefined);
     agent.destroy();
     await stopAll();
+    await backends?.stop();
     rmSync(tmp, { recursive: true, force: true });
     log(`stopped every process and removed ${tmp} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   };
@@ -89,6 +94,10 @@ async function main(): Promise<void> {
     // berth and berth-auth side by side, so in every round the two Berths run back to back
     // (and swap who goes first); berth-auth runs only the workloads marked withAuth.
     const servers: Server[] = [berth, berthAuth, dist];
+    if (scaleOut) {
+      backends = await startScaleOutBackends(ROOT);
+      servers.push(await startBerth(ROOT, join(tmp, 'berth-pg-s3-data'), SCALE_OUT, backends.env));
+    }
     log(`berth pid ${berth.pid} :${berth.port}, berth-auth pid ${berthAuth.pid} :${berthAuth.port}, distribution pid ${dist.pid} :${dist.port}, nginx pid ${nginx.pid} :${nginx.port}`);
 
     sampler = new RssSampler(Object.fromEntries(servers.map((s) => [s.name, s.pid])));
@@ -171,7 +180,8 @@ async function main(): Promise<void> {
       `The load tool (autocannon), the pulling clients and the servers share the same ${env.cores} cores.`,
     ];
     const authRows = buildAuthRows(samples, berthAuth.name, berth.name, params.connections);
-    const md = markdown(rows, ceilings, header, notes, authMarkdown(authRows));
+    const extra = [...authMarkdown(authRows), ...(scaleOut ? scaleOutMarkdown(samples, params.connections) : [])];
+    const md = markdown(rows, ceilings, header, notes, extra);
     const paths = writeResults(join(ROOT, 'bench/results'), md, { quick, rounds, params, environment: env, ceilings, rows, authRows, samples, errors, rssPeaksByPhase: sampler.peaks, rssPeakPhase: Object.fromEntries(servers.map((s) => [s.name, sampler?.peakPhase(s.name)])), fixtures: ctx.fixtures });
     process.stdout.write('\n' + md + '\n');
     log(`wrote ${paths.md} and ${paths.json}`);

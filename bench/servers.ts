@@ -93,10 +93,10 @@ async function waitReady(server: Server, path: string, timeoutMs = 30_000): Prom
 }
 
 /** Berth on its embedded default (filesystem blobs + SQLite), fresh data dir, access control off. */
-export async function startBerth(root: string, dataDir: string): Promise<Server> {
+export async function startBerth(root: string, dataDir: string, name = 'berth', backendEnv: Record<string, string> = {}): Promise<Server> {
   // Access control is off, like Distribution here (no auth configured): both serve
   // anonymous clients, so the comparison is of the registries, not of token checks.
-  return launchBerth('berth', root, dataDir, { BERTH_AUTH_ENABLED: 'false' });
+  return launchBerth(name, root, dataDir, { BERTH_AUTH_ENABLED: 'false', ...backendEnv });
 }
 
 /**

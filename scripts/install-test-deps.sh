@@ -13,6 +13,7 @@ declare -A PACKAGES=(
   [umoci]=umoci
   [busybox]=busybox-static
   [kubectl]=kubernetes-client
+  [nginx]=nginx-light
 )
 
 missing=()

@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { splitListen } from './config/load.js';
@@ -8,10 +9,9 @@ import { TierCatalog } from './core/tiers.js';
 import { TransferMeter } from './core/transfer-meter.js';
 import { provideRepositoryListing } from './core/repository-listing.js';
 import { buildApp } from './http/app.js';
-import { FilesystemBlobStore } from './storage/blob/filesystem/filesystem-blob-store.js';
-import { lockDataDir } from './storage/data-dir-lock.js';
-import { openSqliteStores } from './storage/meta/sqlite/open-sqlite.js';
+import { openBackends } from './open-backends.js';
 import { AccessControl } from './auth/access-control.js';
+import { JobWorker } from './jobs/worker.js';
 import { ensureAdminUser } from './auth/bootstrap.js';
 
 export interface RunningServer {
@@ -30,16 +30,11 @@ export async function startServer(
   /** The first administrator's password (BERTH_ADMIN_PASSWORD), used only when there are no users yet. */
   adminPassword: string | undefined = process.env.BERTH_ADMIN_PASSWORD,
 ): Promise<RunningServer> {
-  const dataDir = resolve(config.data);
-  const blobStore = new FilesystemBlobStore(dataDir);
-  await blobStore.init();
-  const unlock = await lockDataDir(dataDir);
+  const backends = await openBackends(config, logger);
+  const { stores, blobStore, dataDir } = backends;
   // Whatever fails during start-up releases what was already taken, in reverse order.
-  const undo: (() => Promise<void>)[] = [unlock];
+  const undo: (() => Promise<void>)[] = [() => backends.close()];
   try {
-    const stores = await openSqliteStores({ path: join(dataDir, 'metadata.db'), synchronous: config.storage.sqlite.synchronous });
-    undo.unshift(() => stores.close());
-    // The embedded default is this process's alone (the lock above), so hot reads may be cached.
     const tiers = new TierCatalog(config.tiers, config.registries.regions, config.registries.defaultTier);
     stores.access.registryDefaults = { tierSlug: tiers.defaultTier.slug, region: tiers.defaultRegion };
     // Transfer is counted in memory and written every few seconds; the rest on shutdown, before the stores close.
@@ -47,15 +42,29 @@ export async function startServer(
     meter.start();
     undo.unshift(() => meter.stop());
     const registry = new Registry(stores.meta, blobStore, {
-      singleWriter: true,
+      // The embedded default is this process's alone (the data-directory lock), so hot reads may be cached;
+      // nodes sharing PostgreSQL cache them too, dropping what other nodes announce they changed.
+      singleWriter: backends.singleWriter,
+      changeFeed: backends.changeFeed,
+      blobRedirect: backends.blobRedirect,
       accounts: { store: stores.usage, tiers, pricing: config.pricing, meter },
       gc: { store: stores.gc, gracePeriodMs: config.gc.gracePeriod, logger },
     });
-    // Runs a shutdown or crash cut short are marked failed, not resumed; on shutdown, running ones stop before the stores close.
+    // Runs a shutdown or crash cut short are marked failed (SQLite) or left to their job leases (PostgreSQL); on shutdown, running ones stop before the stores close.
     await registry.gc!.recover();
     undo.unshift(() => registry.gc!.close());
+    // One job worker per node, named afresh by every process; it stops (and hands back what it runs) before GC and the stores close.
+    const worker = new JobWorker(stores.jobs, { workerId: `${hostname()}-${randomBytes(4).toString('hex')}`, logger });
+    registry.gc!.attach(worker);
+    worker.start();
+    undo.unshift(() => worker.close());
     provideRepositoryListing(registry, stores.repositoryQueries);
-    const access = await AccessControl.create({ ...config.auth, dataDir, autoCreateRegistries: config.registries.autoCreate }, stores.access, logger);
+    const access = await AccessControl.create(
+      { ...config.auth, dataDir, autoCreateRegistries: config.registries.autoCreate, changeFeed: backends.changeFeed },
+      stores.access,
+      stores.authState,
+      logger,
+    );
     await ensureAdminUser(stores.access, access.audit, logger, adminPassword);
     if (!config.auth.enabled) {
       logger.warn('access control is DISABLED (auth.enabled: false): anyone who can reach this port can push, pull and delete');

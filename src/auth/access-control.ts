@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { ChangeFeed } from '../core/change-feed.js';
 import type { AccessStore } from './access-store.js';
+import { announcingChanges } from './announcing-access-store.js';
+import type { AuthStateStore } from './auth-state-store.js';
 import { AuditLog } from './audit-log.js';
 import { Authenticator } from './authenticator.js';
 import { Authorizer } from './authorizer.js';
@@ -11,7 +14,8 @@ import { LoginThrottle } from './throttle.js';
 
 export interface AccessControlOptions {
   enabled: boolean;
-  dataDir: string;
+  /** Only to import the signing keys an older Berth kept in `<data>/keys`, once; the keys live in the metadata store. */
+  dataDir?: string;
   service: string;
   issuer: string;
   realm?: string;
@@ -20,6 +24,13 @@ export interface AccessControlOptions {
   keyRotationDays: number;
   throttle: { windowSeconds: number; maxFailuresPerUser: number; maxFailuresPerSource: number };
   autoCreateRegistries: boolean;
+  /**
+   * How nodes sharing the metadata store tell each other about changes. Given,
+   * a change to users, teams, registries, robots, grants or tokens made through
+   * `store` (or any `authenticator.forget()`) makes every node forget the
+   * credentials it remembers, and nothing is remembered while the feed is down.
+   */
+  changeFeed?: ChangeFeed;
 }
 
 const DAY_MS = 86_400_000;
@@ -54,21 +65,32 @@ export class AccessControl {
     return ANONYMOUS;
   }
 
-  static async create(options: AccessControlOptions, store: AccessStore, logger: Logger): Promise<AccessControl> {
-    const keys = await KeyRing.open(join(options.dataDir, 'keys'), {
+  /**
+   * `store` holds identities, grants and tokens; `authState` the signing keys
+   * and failed logins, which every node sharing the metadata store shares.
+   */
+  static async create(options: AccessControlOptions, store: AccessStore, authState: AuthStateStore, logger: Logger): Promise<AccessControl> {
+    const keys = await KeyRing.open(authState, {
       rotateAfterMs: options.keyRotationDays * DAY_MS,
       // A retired key verifies for as long as any token it signed can live.
       retainMs: options.tokenTtlSeconds * 1000 + 60_000,
+      legacyDir: options.dataDir === undefined ? undefined : join(options.dataDir, 'keys'),
+      onError: (err) => logger.warn({ err }, 'could not re-read the token-signing keys; using the ones already loaded'),
     });
     const tokens = new RegistryTokens(keys, { issuer: options.issuer, service: options.service, ttlSeconds: options.tokenTtlSeconds });
     const audit = new AuditLog(store, logger);
-    const throttle = new LoginThrottle({
-      windowMs: options.throttle.windowSeconds * 1000,
-      maxPerUser: options.throttle.maxFailuresPerUser,
-      maxPerSource: options.throttle.maxFailuresPerSource,
-    });
-    const authenticator = new Authenticator(store, tokens, throttle, audit);
+    const throttle = new LoginThrottle(
+      {
+        windowMs: options.throttle.windowSeconds * 1000,
+        maxPerUser: options.throttle.maxFailuresPerUser,
+        maxPerSource: options.throttle.maxFailuresPerSource,
+      },
+      authState,
+    );
+    const authenticator = new Authenticator(store, tokens, throttle, audit, options.changeFeed);
     const authorizer = new Authorizer(store, { autoCreateRegistries: options.autoCreateRegistries });
-    return new AccessControl(options, store, audit, tokens, keys, authenticator, authorizer);
+    // The management API writes through this: with a feed, a write is not done until every node has been told.
+    const managed = options.changeFeed ? announcingChanges(store, () => authenticator.forget()) : store;
+    return new AccessControl(options, managed, audit, tokens, keys, authenticator, authorizer);
   }
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AUTH_TOPIC, type ChangeFeed } from '../core/change-feed.js';
 import { RegistryError } from '../oci/errors.js';
 import type { AccessStore } from './access-store.js';
 import type { AuditLog } from './audit-log.js';
@@ -8,7 +9,11 @@ import type { RegistryTokens } from './registry-tokens.js';
 import { looksLikeSecret, parseSecret, secretMatches } from './secrets.js';
 import type { LoginThrottle } from './throttle.js';
 
-/** How long a checked Basic credential is remembered, so scrypt runs once per client, not per request. */
+/**
+ * How long a checked Basic credential is remembered, so scrypt runs once per
+ * client, not per request. With several nodes, a change on any of them reaches
+ * the others through the change feed; without it, only this node forgets.
+ */
 const CREDENTIAL_CACHE_MS = 10_000;
 /** last_used_at is written at most this often per token. */
 const TOUCH_EVERY_MS = 60_000;
@@ -29,17 +34,41 @@ export class AuthenticationError extends Error {
  */
 export class Authenticator {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  /** Moves on whenever the cache is cleared: a check that began before must not fill it afterwards. */
+  private generation = 0;
 
   constructor(
     private readonly store: AccessStore,
     private readonly tokens: RegistryTokens,
     private readonly throttle: LoginThrottle,
     private readonly audit: AuditLog,
-  ) {}
+    /** How nodes sharing the metadata store tell each other to forget; none on a single node. */
+    private readonly changes?: ChangeFeed,
+  ) {
+    // A change announced by any node, or a gap in the feed (changes may have been missed): forget everything.
+    changes?.subscribe((topic) => {
+      if (topic === undefined || topic === AUTH_TOPIC) this.clear();
+    });
+  }
 
-  /** Drops remembered credentials: called on any change to users, robots or tokens. */
-  forget(): void {
+  /**
+   * Drops remembered credentials, here and, with a change feed, on every node:
+   * called on any change to users, robots or tokens. Resolves once the other
+   * nodes have been told (it never rejects).
+   */
+  forget(): Promise<void> {
+    this.clear();
+    return this.changes ? this.changes.publish(AUTH_TOPIC).catch(() => undefined) : Promise.resolve();
+  }
+
+  private clear(): void {
     this.cache.clear();
+    this.generation++;
+  }
+
+  /** While the feed is down, changes made elsewhere go unheard: nothing is remembered or served from memory then. */
+  private cacheUsable(): boolean {
+    return this.changes === undefined || this.changes.connected;
   }
 
   /** The principal for an Authorization header (anonymous when there is none). */
@@ -67,10 +96,18 @@ export class Authenticator {
   }
 
   private async cached(credential: string, check: () => Promise<Principal>): Promise<Principal> {
+    if (!this.cacheUsable()) {
+      // Whatever was remembered before the gap may have changed unheard: it is not served when the feed is back either.
+      this.clear();
+      return check();
+    }
     const key = createHash('sha256').update(credential).digest('hex');
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.principal;
+    const generation = this.generation;
     const principal = await check();
+    // Not when the cache was cleared meanwhile: the check may have read what the change replaced.
+    if (generation !== this.generation || !this.cacheUsable()) return principal;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(key, { principal, until: Date.now() + CREDENTIAL_CACHE_MS });
     return principal;
@@ -82,18 +119,18 @@ export class Authenticator {
    */
   async login(usernameOrNone: string | undefined, secret: string, source: string): Promise<Principal> {
     const username = usernameOrNone ?? parseSecret(secret)?.id ?? '';
-    const wait = this.throttle.retryAfter(username, source);
+    const wait = await this.throttle.retryAfter(username, source);
     if (wait > 0) {
       await this.audit.record(ANONYMOUS, source, { action: 'login', outcome: 'denied', resource: username, reason: 'throttled' });
       throw new RegistryError('TOOMANYREQUESTS', `too many failed logins; retry in ${wait} s`, undefined, { headers: { 'retry-after': String(wait) } });
     }
     const principal = looksLikeSecret(secret) ? await this.tokenLogin(usernameOrNone, secret) : await this.passwordLogin(username, secret);
     if (!principal) {
-      this.throttle.recordFailure(username, source);
+      await this.throttle.recordFailure(username, source);
       await this.audit.record(ANONYMOUS, source, { action: 'login', outcome: 'failure', resource: username, reason: 'invalid credentials' });
       throw new AuthenticationError('invalid username or password');
     }
-    this.throttle.recordSuccess(username);
+    await this.throttle.recordSuccess(username);
     await this.audit.record(principal, source, { action: 'login', outcome: 'success', reason: principal.kind === 'user' ? principal.via : 'token' });
     return principal;
   }
@@ -133,7 +170,7 @@ export class Authenticator {
       parsed && token && token.kind === 'refresh' && secretMatches(parsed.secretPart, token.secretHash) && token.revokedAt === null && (token.expiresAt === null || token.expiresAt > now);
     const user = valid ? await this.store.getUserById(token.ownerId) : undefined;
     if (!user || user.disabled) {
-      this.throttle.recordFailure('refresh-token', source);
+      await this.throttle.recordFailure('refresh-token', source);
       await this.audit.record(ANONYMOUS, source, { action: 'login', outcome: 'failure', reason: 'invalid refresh token' });
       throw new AuthenticationError('invalid refresh token');
     }

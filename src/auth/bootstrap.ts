@@ -16,7 +16,13 @@ export async function ensureAdminUser(store: AccessStore, audit: AuditLog, logge
     if (problem) throw new Error(`BERTH_ADMIN_PASSWORD: ${problem}`);
   }
   const password = adminPassword ?? randomBytes(18).toString('base64url');
-  await store.createUser({ username: 'admin', passwordHash: await hashPassword(password), serverAdmin: true, canCreateRegistries: true });
+  try {
+    await store.createUser({ username: 'admin', passwordHash: await hashPassword(password), serverAdmin: true, canCreateRegistries: true });
+  } catch (err) {
+    // Several nodes starting at once on one empty shared database: another one created it first.
+    if (await store.getUser('admin')) return;
+    throw err;
+  }
   await audit.record({ system: true }, undefined, { action: 'user.create', outcome: 'success', resource: 'admin', reason: 'first start' });
   if (adminPassword === undefined) {
     // Printed to stderr (not the JSON log stream) so log shippers don't collect it.

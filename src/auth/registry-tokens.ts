@@ -48,7 +48,7 @@ export class RegistryTokens {
   }
 
   async issue(subject: string, subjectKind: RegistryTokenClaims['subjectKind'], access: AccessClaim[]): Promise<{ token: string; expiresIn: number; issuedAt: Date }> {
-    const { kid, key } = this.keys.signingKey();
+    const { kid, key } = await this.keys.signingKey();
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ access, kind: subjectKind })
       .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid, typ: 'JWT' })
@@ -79,7 +79,7 @@ export class RegistryTokens {
     } catch {
       return undefined;
     }
-    const key = kid ? this.keys.verificationKey(kid) : undefined;
+    const key = kid ? await this.keys.verificationKey(kid) : undefined;
     if (!key) return undefined;
     let payload: JWTPayload;
     try {

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { globMatches, parseResourceScopes } from './scopes.js';
 import { mintSecret, parseSecret, secretMatches } from './secrets.js';
 import { hashPassword, verifyPassword } from './passwords.js';
-import { LoginThrottle } from './throttle.js';
 
 describe('globMatches', () => {
   it.each([
@@ -51,22 +50,5 @@ describe('passwords', () => {
     expect(await verifyPassword('correct horse battery', hash)).toBe(true);
     expect(await verifyPassword('correct horse batterY', hash)).toBe(false);
     expect(await verifyPassword('x', 'not-a-hash')).toBe(false);
-  });
-});
-
-describe('LoginThrottle', () => {
-  it('refuses a user after too many failures, and clears on success', () => {
-    const t = new LoginThrottle({ windowMs: 60_000, maxPerUser: 3, maxPerSource: 100 });
-    for (let i = 0; i < 3; i++) t.recordFailure('eve', '10.0.0.1');
-    expect(t.retryAfter('eve', '10.0.0.2')).toBeGreaterThan(0);
-    expect(t.retryAfter('bob', '10.0.0.2')).toBe(0);
-    t.recordSuccess('eve');
-    expect(t.retryAfter('eve', '10.0.0.2')).toBe(0);
-  });
-
-  it('refuses a source that guesses many users', () => {
-    const t = new LoginThrottle({ windowMs: 60_000, maxPerUser: 100, maxPerSource: 5 });
-    for (let i = 0; i < 5; i++) t.recordFailure(`user${i}`, '10.0.0.9');
-    expect(t.retryAfter('someone-else', '10.0.0.9')).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,10 @@
+import type { LoginFailureStore } from './auth-state-store.js';
+
 /**
  * Failed logins, counted per username and per source address in a sliding
  * window. Over the limit, a login is refused before any password is checked,
- * so guessing costs the guesser time and the server nothing.
+ * so guessing costs the guesser time and the server nothing. The failures are
+ * kept in the metadata store, so guesses spread over several nodes add up.
  */
 export interface ThrottleOptions {
   windowMs: number;
@@ -10,42 +13,35 @@ export interface ThrottleOptions {
 }
 
 export class LoginThrottle {
-  private readonly failures = new Map<string, number[]>();
-
-  constructor(private readonly options: ThrottleOptions) {}
+  constructor(
+    private readonly options: ThrottleOptions,
+    private readonly store: LoginFailureStore,
+  ) {}
 
   /** Seconds to wait before trying again, or 0 when a login may be attempted now. */
-  retryAfter(username: string, source: string): number {
+  async retryAfter(username: string, source: string): Promise<number> {
     const now = Date.now();
+    const [userKey, sourceKey] = keysOf(username, source);
+    const recent = await this.store.recentLoginFailures([userKey, sourceKey], now - this.options.windowMs);
     const wait = (key: string, max: number) => {
-      const times = this.recent(key, now);
-      return times.length >= max ? Math.ceil((times[0]! + this.options.windowMs - now) / 1000) : 0;
+      const failures = recent.get(key);
+      // Until the earliest failure in the window leaves it.
+      return failures && failures.count >= max ? Math.ceil((failures.first + this.options.windowMs - now) / 1000) : 0;
     };
-    return Math.max(wait(`u:${username}`, this.options.maxPerUser), wait(`s:${source}`, this.options.maxPerSource));
+    return Math.max(wait(userKey, this.options.maxPerUser), wait(sourceKey, this.options.maxPerSource));
   }
 
-  recordFailure(username: string, source: string): void {
+  async recordFailure(username: string, source: string): Promise<void> {
     const now = Date.now();
-    for (const key of [`u:${username}`, `s:${source}`]) {
-      const times = this.recent(key, now);
-      times.push(now);
-      this.failures.set(key, times);
-    }
-    if (this.failures.size > 100_000) this.prune(now);
+    await this.store.addLoginFailures(keysOf(username, source), now, now - this.options.windowMs);
   }
 
   /** A success clears the user's count (not the source's: one address may guess many users). */
-  recordSuccess(username: string): void {
-    this.failures.delete(`u:${username}`);
+  async recordSuccess(username: string): Promise<void> {
+    await this.store.clearLoginFailures(keysOf(username, '')[0]);
   }
+}
 
-  private recent(key: string, now: number): number[] {
-    return (this.failures.get(key) ?? []).filter((t) => now - t < this.options.windowMs);
-  }
-
-  private prune(now: number): void {
-    for (const [key, times] of this.failures) {
-      if (!times.some((t) => now - t < this.options.windowMs)) this.failures.delete(key);
-    }
-  }
+function keysOf(username: string, source: string): [string, string] {
+  return [`u:${username}`, `s:${source}`];
 }

@@ -6,6 +6,8 @@ import { registerGcCommands } from './commands/gc.js';
 import { registerGrantCommands } from './commands/grants.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerMigrateCommand } from './commands/migrate.js';
+import { registerMigrateStorageCommand } from './commands/migrate-storage.js';
 import { registerRegistryCommands } from './commands/registries.js';
 import { registerRepositoryCommands } from './commands/repositories.js';
 import { registerRobotCommands } from './commands/robots.js';
@@ -18,6 +20,8 @@ import { exitOnUsageError } from './output.js';
 
 const program = new Command('berth').description('Berth: a self-hosted, private OCI container registry').version('0.1.0');
 registerServeCommand(program);
+registerMigrateCommand(program);
+registerMigrateStorageCommand(program);
 // Bad usage of berth itself (an unknown command, say) exits 2, like every client command below.
 program.exitOverride(exitOnUsageError);
 registerGlobalOptions(program);

@@ -109,14 +109,61 @@ export const configSchema = z
       .default({}),
     storage: z
       .object({
+        /** Where metadata lives: the embedded SQLite file in `data`, or a shared PostgreSQL for several nodes. */
+        metadata: z.enum(['sqlite', 'postgres']).default('sqlite'),
+        /** Where blob bytes live: files under `data`, or an S3-compatible bucket shared by several nodes. */
+        blobs: z.enum(['filesystem', 's3']).default('filesystem'),
         sqlite: z
           .object({
             synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
           })
           .strict()
           .default({}),
+        postgres: z
+          .object({
+            /** postgres://user:password@host:5432/database (libpq URL; `?sslmode=require` etc. pass through). */
+            url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
+            poolSize: z.number().int().min(1).max(200).default(10),
+            statementTimeoutSeconds: z.number().int().min(1).max(3600).default(30),
+            /** A schema of its own inside the database (created if missing); default: the connection's search_path. */
+            schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier').optional(),
+          })
+          .strict()
+          .default({}),
+        s3: z
+          .object({
+            /** Unset: AWS S3 itself. Set for MinIO, Spaces, R2, Ceph RGW: https://nyc3.digitaloceanspaces.com */
+            endpoint: z.string().url().optional(),
+            region: z.string().min(1).default('us-east-1'),
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name').optional(),
+            /** Key prefix inside the bucket, so one bucket can hold several installations: `berth/`. */
+            prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'path segments each ending in /, e.g. berth/').default(''),
+            /** Path-style URLs (endpoint/bucket/key), which MinIO and most self-hosted servers need. */
+            forcePathStyle: z.boolean().default(false),
+            /** Unset: the SDK's default chain (AWS_ACCESS_KEY_ID…, shared config, instance role). */
+            accessKeyId: z.string().min(1).optional(),
+            secretAccessKey: z.string().min(1).optional(),
+            /** Multipart part size for uploads to the bucket (S3 needs at least 5 MiB). */
+            partSizeMib: z.number().int().min(5).max(512).default(8),
+            /** Answer blob GETs with a redirect to a presigned bucket URL, so the bytes bypass the nodes. */
+            redirect: z.boolean().default(false),
+            redirectExpirySeconds: z.number().int().min(60).max(604_800).default(900),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
+      .superRefine((storage, ctx) => {
+        if (storage.metadata === 'postgres' && !storage.postgres.url) {
+          ctx.addIssue({ code: 'custom', path: ['postgres', 'url'], message: 'required when storage.metadata is postgres (BERTH_STORAGE_POSTGRES_URL)' });
+        }
+        if (storage.blobs === 's3' && !storage.s3.bucket) {
+          ctx.addIssue({ code: 'custom', path: ['s3', 'bucket'], message: 'required when storage.blobs is s3 (BERTH_STORAGE_S3_BUCKET)' });
+        }
+        if (Boolean(storage.s3.accessKeyId) !== Boolean(storage.s3.secretAccessKey)) {
+          ctx.addIssue({ code: 'custom', path: ['s3', 'secretAccessKey'], message: 'accessKeyId and secretAccessKey go together' });
+        }
+      })
       .default({}),
   })
   .strict();

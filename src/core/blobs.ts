@@ -60,7 +60,7 @@ export class Blobs {
     const repo = await requireRepository(this.meta, name);
     this.cache?.invalidate(name);
     const unlinked = await this.meta.unlinkBlob(repo.id, digest);
-    this.cache?.invalidate(name);
+    await this.cache?.changed(name);
     if (!unlinked) throw unknownBlob(digest);
   }
 }

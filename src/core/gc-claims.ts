@@ -24,6 +24,25 @@ export class KeyedLock {
   }
 }
 
+/**
+ * Claims in the metadata store, where the garbage collector of every node
+ * sees them (nodes sharing PostgreSQL). In-memory claims only protect pushes
+ * on the node that collects: a push on node A that found a blob's bytes would
+ * otherwise lose them to GC on node B before its link commits.
+ *
+ * `claim` commits before the push looks at the bytes. GC's deletion takes the
+ * digest's claim row as a lock in its own transaction (GcTransaction.sharedClaimHeld)
+ * and deletes the bytes while holding it. So either GC sees the claim and keeps
+ * the bytes, or the claim waits for GC's commit and the push then finds no
+ * bytes and writes (or, for a mount, uploads) its own.
+ */
+export interface SharedBlobClaims {
+  /** Claims `digest` until `until` and, for an upload, for as long as its session is open. */
+  claim(digest: Digest, uploadId: string | undefined, until: number): Promise<void>;
+  /** Forgets claims that have expired and whose sessions have ended. */
+  prune(now: number): Promise<void>;
+}
+
 interface DigestClaims {
   /** Upload sessions that committed (or are committing) these bytes and may not have recorded them yet. */
   sessions: Set<string>;
@@ -42,10 +61,13 @@ interface DigestClaims {
  * An upload's claim lasts while its session exists: Uploads ends the session in
  * the very transaction that links the blob (or discards it, and then nothing is
  * linked). A mount's claim lasts MOUNT_CLAIM_MS. Claims live in memory: after a
- * restart no push is half-way, so none is needed.
+ * restart no push is half-way, so none is needed. With nodes sharing the
+ * metadata, each claim is also recorded in it first (`shareClaims`), for the
+ * garbage collectors of the other nodes.
  */
 export class ClaimingBlobStore implements BlobStore {
   private readonly locks = new KeyedLock();
+  private shared?: SharedBlobClaims;
   private readonly claims = new Map<string, DigestClaims>();
   /** uploadId → the digest it committed, and the bytes it had staged. */
   private readonly sessions = new Map<string, { digest: Digest; size: number | undefined }>();
@@ -55,8 +77,20 @@ export class ClaimingBlobStore implements BlobStore {
     private readonly mountClaimMs = MOUNT_CLAIM_MS,
   ) {}
 
+  /** Records every claim in the metadata store too, before the push relies on the bytes (several nodes share it). */
+  shareClaims(claims: SharedBlobClaims): void {
+    this.shared = claims;
+  }
+
+  /** The claims other nodes' garbage collectors see, when there are other nodes. */
+  get sharedClaims(): SharedBlobClaims | undefined {
+    return this.shared;
+  }
+
   /** Under the digest's lock, so it cannot interleave with a deletion: found means claimed. */
-  stat(digest: Digest): Promise<{ size: number } | undefined> {
+  async stat(digest: Digest): Promise<{ size: number } | undefined> {
+    // Outside the in-memory lock: GC takes the shared claim before this lock, so the other order could deadlock.
+    await this.shared?.claim(digest, undefined, Date.now() + this.mountClaimMs);
     return this.locks.run(`blob:${digest}`, async () => {
       const found = await this.inner.stat(digest);
       if (found) this.claimsOf(digest).mountedAt = Date.now();
@@ -64,7 +98,8 @@ export class ClaimingBlobStore implements BlobStore {
     });
   }
 
-  commitUpload(uploadId: string, digest: Digest): Promise<void> {
+  async commitUpload(uploadId: string, digest: Digest): Promise<void> {
+    await this.shared?.claim(digest, uploadId, Date.now() + this.mountClaimMs);
     return this.locks.run(`upload:${uploadId}`, async () => {
       const size = await this.inner.uploadSize(uploadId);
       this.sessions.set(uploadId, { digest, size });

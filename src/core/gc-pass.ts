@@ -16,6 +16,8 @@ export interface GcPassOptions {
   cutoff: number;
   /** Drops the read cache of a repository; called before and after each change to it. */
   invalidate(repository: string): void;
+  /** After the change is committed: drops the repository from every node's read cache. */
+  changed(repository: string): Promise<void>;
   /** Called between batches: throws to stop the run (cancelled, or the server is shutting down). */
   checkpoint(): Promise<void>;
 }
@@ -27,12 +29,15 @@ export const BLOB_BATCH = 25;
 
 /**
  * Deletes a blob's row and bytes if, inside `tx`, no repository links it, no
- * manifest names it, it is older than `cutoff` and no push claims it (see gc.ts).
+ * manifest names it, it is older than `cutoff` and no push claims it (see gc.ts):
+ * on this node (in memory) or, with nodes sharing the metadata, on any node (a
+ * claim row, locked by `tx` until it commits, so no push can claim in between).
  */
 export async function deleteBlobIfUnused(tx: GcTransaction, blobs: ClaimingBlobStore, digest: Digest, cutoff: number): Promise<boolean> {
   const state = await tx.blobState(digest);
   if (state.linked || state.referenced) return false;
   if (state.row && state.row.createdAt > cutoff) return false;
+  if (blobs.sharedClaims && (await tx.sharedClaimHeld(digest, Date.now()))) return false;
   const sessionOpen = async (uploadId: string) => (await tx.openSessions([uploadId])).has(uploadId);
   if (!(await blobs.deleteUnclaimed(digest, sessionOpen))) return false;
   if (state.row) await tx.deleteBlobRow(digest);
@@ -145,7 +150,7 @@ export class GcPass {
     try {
       return await work();
     } finally {
-      this.options.invalidate(repository);
+      await this.options.changed(repository);
     }
   }
 }

@@ -82,7 +82,7 @@ export class Manifests {
       }));
       if ('tag' in ref) await tx.setTag(repo.id, ref.tag, id);
     }));
-    this.cache?.invalidate(name);
+    await this.cache?.changed(name);
     return { digest, subject: parsed.subject?.digest };
   }
 
@@ -92,7 +92,7 @@ export class Manifests {
     const repo = await requireRepository(this.meta, name);
     this.cache?.invalidate(name);
     const deleted = await this.meta.transaction((tx) => ('tag' in ref ? tx.deleteTag(repo.id, ref.tag) : tx.deleteManifest(repo.id, ref.digest)));
-    this.cache?.invalidate(name);
+    await this.cache?.changed(name);
     if (!deleted) throw unknownManifest(name, reference);
   }
 }

@@ -1,5 +1,6 @@
 import type { BlobStore } from '../storage/blob/blob-store.js';
 import type { ManifestRecord, MetaStore } from '../storage/meta/meta-store.js';
+import type { ChangeFeed } from './change-feed.js';
 import { ReadCache } from './read-cache.js';
 import { Blobs } from './blobs.js';
 import { GarbageCollector, type GcLogger, type GcStore } from './gc.js';
@@ -17,7 +18,11 @@ export interface RegistryOptions {
    * default, which locks its data directory): hot reads are then cached in memory.
    */
   singleWriter?: boolean;
+  /** With several nodes: how they announce changes to each other, so hot reads can be cached here too. */
+  changeFeed?: ChangeFeed;
   cacheBytes?: number;
+  /** Set when blob GETs are answered with a redirect to where the bytes are (a presigned bucket URL). */
+  blobRedirect?: (digest: string) => Promise<string>;
   /** Tiers, quotas and usage; without them nothing is limited or metered. */
   accounts?: { store: UsageStore; tiers: TierCatalog; pricing: Pricing; meter: TransferMeter };
   /** Online garbage collection over the same stores; without it there is none. */
@@ -35,6 +40,7 @@ export class Registry {
   readonly manifests: Manifests;
   readonly accounts?: RegistryAccounts;
   readonly gc?: GarbageCollector;
+  readonly blobRedirect?: (digest: string) => Promise<string>;
   private readonly cache?: ReadCache<unknown>;
 
   constructor(
@@ -42,8 +48,10 @@ export class Registry {
     readonly blobStore: BlobStore,
     options: RegistryOptions = {},
   ) {
-    const cache = options.singleWriter ? new ReadCache<unknown>(options.cacheBytes ?? 32 * 1024 * 1024, sizeOfCached) : undefined;
+    const cacheable = options.singleWriter || options.changeFeed;
+    const cache = cacheable ? new ReadCache<unknown>(options.cacheBytes ?? 32 * 1024 * 1024, sizeOfCached, options.changeFeed) : undefined;
     this.cache = cache;
+    this.blobRedirect = options.blobRedirect;
     // With GC, pushes reach the bytes through claims, so GC never deletes bytes a push is about to link (gc.ts).
     const claiming = options.gc ? new ClaimingBlobStore(blobStore) : undefined;
     if (claiming) this.blobStore = blobStore = claiming;
@@ -53,7 +61,7 @@ export class Registry {
     if (a && quota) this.accounts = { ...a, quota, usage: new UsageReports(a.store, a.tiers, a.pricing, a.meter) };
     this.uploads = new Uploads(meta, blobStore, quota);
     this.manifests = new Manifests(meta, cache as ReadCache<ManifestRecord> | undefined, quota);
-    if (claiming && options.gc) this.gc = new GarbageCollector(options.gc.store, claiming, { ...options.gc, invalidate: (name) => this.invalidateRepository(name) });
+    if (claiming && options.gc) this.gc = new GarbageCollector(options.gc.store, claiming, { ...options.gc, invalidate: (name) => this.invalidateRepository(name), changed: (name) => this.repositoryChanged(name) });
   }
 
   /** Deletes a registry and everything in it; its blobs become garbage for GC. False when there is no such registry. */
@@ -61,14 +69,19 @@ export class Registry {
     const removed = await this.accounts?.store.deleteRegistry(name);
     if (!removed) return false;
     this.accounts!.meter.forget(name);
-    for (const repository of removed.repositories) this.invalidateRepository(repository);
+    await Promise.all(removed.repositories.map((repository) => this.repositoryChanged(repository)));
     await Promise.all(removed.uploadIds.map((id) => this.blobStore.deleteUpload(id).catch(() => undefined)));
     return true;
   }
 
-  /** Drops what the read cache holds for a repository, for changes made outside Manifests and Blobs (deleting a repository). */
+  /** Drops what the read cache holds for a repository on this node, before a change made outside Manifests and Blobs. */
   invalidateRepository(name: string): void {
     this.cache?.invalidate(name);
+  }
+
+  /** After such a change is committed: drops the repository from every node's read cache. */
+  async repositoryChanged(name: string): Promise<void> {
+    await this.cache?.changed(name);
   }
 
   /** Throws when either store is unreachable (readiness). */

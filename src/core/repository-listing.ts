@@ -142,7 +142,7 @@ export class RepositoryListing {
     // Before and after, like Manifests: a read racing the delete must not cache what it removed.
     this.registry.invalidateRepository(name);
     const removed = await this.queries.deleteRepository(repo.id);
-    this.registry.invalidateRepository(name);
+    await this.registry.repositoryChanged(name);
     for (const id of removed.uploads) await this.registry.blobStore.deleteUpload(id).catch(() => undefined);
     return { manifests: removed.manifests, blobs: removed.blobs };
   }

@@ -34,7 +34,8 @@ export type MountResult = { mounted: true; digest: Digest } | { mounted: false; 
  */
 export class Uploads {
   private readonly digesters = new Map<string, { hash: Hash; size: number }>();
-  private readonly busy = new Set<string>();
+  /** Sessions a request is writing to on this node, with when that request settles. */
+  private readonly busy = new Map<string, Promise<void>>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -100,6 +101,8 @@ export class Uploads {
         throw err;
       }
       this.digesters.delete(upload.id);
+      // Stores that copy rather than rename keep the staged bytes until now; what this misses, GC sweeps.
+      await this.store.deleteUpload(upload.id).catch(() => undefined);
       return expected.digest;
     });
   }
@@ -218,6 +221,8 @@ export class Uploads {
       if (!chunk.body.readableEnded) hashing.destroy(err ?? new Error('request body aborted'));
     };
     chunk.body.once('error', abort).once('close', abort);
+    // The client may have hung up while this request waited on the stores: 'close' has fired already.
+    if (chunk.body.destroyed) abort();
     try {
       await this.store.writeUpload(upload.id, upload.size, chunk.body.pipe(hashing));
       if (failure) throw failure;
@@ -262,19 +267,33 @@ export class Uploads {
     await this.store.deleteUpload(id);
   }
 
-  /** One request at a time per session: a second concurrent chunk is refused, not interleaved. */
+  /**
+   * One request at a time per session on this node: a second one waits a little
+   * for the first to settle (an aborted chunk may still be cleaning up its
+   * staged bytes when the client retries), then is refused, never interleaved.
+   */
   private async exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
-    if (this.busy.has(id)) {
-      throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload session; retry when it finishes');
+    const deadline = Date.now() + BUSY_WAIT_MS;
+    for (let running = this.busy.get(id); running; running = this.busy.get(id)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload session; retry when it finishes');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([running, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
     }
-    this.busy.add(id);
+    const done = work();
+    const settled = done.then(() => undefined, () => undefined);
+    this.busy.set(id, settled);
     try {
-      return await work();
+      return await done;
     } finally {
-      this.busy.delete(id);
+      if (this.busy.get(id) === settled) this.busy.delete(id);
     }
   }
 }
+
+/** How long a request waits for another one on the same session before it is refused. */
+const BUSY_WAIT_MS = 5_000;
 
 function declaredLength(chunk: Chunk): number | undefined {
   if (chunk.range) {

@@ -1,11 +1,12 @@
 /**
  * Forged and tampered registry tokens must be refused (401) on /v2/. The
  * test mints its own tokens, some with the server's real private key (read
- * from <data>/keys, as anyone on the machine with the data directory could),
+ * from the metadata store, as anyone who can read the store could),
  * to show that signature, algorithm, audience, issuer and validity window are
  * each checked on their own. Then: key rotation keeps old tokens working.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import Sqlite from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, decodeProtectedHeader, exportSPKI, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,23 +21,27 @@ let admin: Api;
 let web: Image;
 let server: { kid: string; privateKey: KeyLike; publicJwk: JWK };
 
-interface StoredKey {
+interface SigningKeyRow {
   kid: string;
-  createdAt: number;
-  retiredAt?: number;
-  privateJwk: JWK;
+  private_jwk: string;
 }
 
-/** The server's current signing key, straight from its key files. */
+/** The keys still signing, newest first, straight from the server's metadata store (the embedded SQLite file). */
+async function signingKeyRows(): Promise<SigningKeyRow[]> {
+  const db = new Sqlite(join(berth.dataDir, 'metadata.db'), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('select kid, private_jwk from signing_keys where retired_at is null order by created_at desc').all() as SigningKeyRow[];
+  } finally {
+    db.close();
+  }
+}
+
+/** The server's current signing key. */
 async function signingKey(): Promise<typeof server> {
-  const dir = join(berth.dataDir, 'keys');
-  const stored = readdirSync(dir)
-    .filter((f) => f.endsWith('.jwk.json'))
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as StoredKey)
-    .filter((k) => k.retiredAt === undefined)
-    .sort((a, b) => b.createdAt - a.createdAt)[0]!;
-  const { d: _private, ...publicJwk } = stored.privateJwk;
-  return { kid: stored.kid, privateKey: (await importJWK(stored.privateJwk, 'ES256')) as KeyLike, publicJwk };
+  const stored = (await signingKeyRows())[0]!;
+  const privateJwk = JSON.parse(stored.private_jwk) as JWK;
+  const { d: _private, ...publicJwk } = privateJwk;
+  return { kid: stored.kid, privateKey: (await importJWK(privateJwk, 'ES256')) as KeyLike, publicJwk };
 }
 
 beforeAll(async () => {
@@ -160,10 +165,10 @@ describe('key rotation', () => {
     expect(decodeProtectedHeader(after).kid).toBe(newKid);
     expect((await pull(after)).status).toBe(200);
 
-    // The new key is stored like the first: owner-only.
-    const file = join(berth.dataDir, 'keys', `${newKid}.jwk.json`);
-    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // The new key is stored like the first, in the metadata store every node shares (no key files any more).
     expect((await signingKey()).kid).toBe(newKid);
+    expect(await signingKeyRows()).toHaveLength(1);
+    expect(existsSync(join(berth.dataDir, 'keys'))).toBe(false);
     // A token the test mints with the retired key still verifies while tokens it signed may live.
     expect((await pull(await mint())).status).toBe(200);
   });

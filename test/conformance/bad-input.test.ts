@@ -79,7 +79,7 @@ describe('repository names', () => {
 
   it('nothing was written outside the data directory, and no bad name became a repository', async () => {
     const root = dirname(berth.dataDir);
-    expect(readdirSync(root)).toEqual(['data']);
+    expect(readdirSync(root).filter((entry) => entry !== 'data')).toEqual([]); // on PostgreSQL + S3 there may be no data dir at all
     for (const f of listFiles(root)) expect(f.startsWith(berth.dataDir)).toBe(true);
     const { repositories } = (await (await fetch(`${base}/v2/_catalog`)).json()) as { repositories: string[] };
     for (const r of repositories) expect(r).toMatch(/^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/);

@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BerthProcess } from '../support/berth-process.js';
 import { expect } from 'vitest';
@@ -232,18 +232,7 @@ export async function uploadRange(location: string): Promise<string | null> {
 }
 
 /** Every regular file under `dir`, recursively (empty when it does not exist). */
-export function listFiles(dir: string): string[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return entries.flatMap((e) => {
-    const p = join(dir, e);
-    return statSync(p).isDirectory() ? listFiles(p) : [p];
-  });
-}
+export { listFiles } from '../support/berth-process.js';
 
 /** The registry still answers the version check: used after abuse to prove the server survived. */
 export async function expectHealthy(base: string): Promise<void> {

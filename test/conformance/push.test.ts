@@ -3,11 +3,10 @@
  * monolithic / chunked / streamed blob pushes, digests, cross-repository
  * mounts, and manifest pushes with their validation errors.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBerth, type BerthProcess } from '../support/berth-process.js';
+import { startBerth, storedBlobs, type BerthProcess } from '../support/berth-process.js';
 import {
-  MT, bytes, descriptorOf, expectOciError, imageManifest, indexManifest, listFiles, patchChunk, pushBlob, pushBlobChunked,
+  MT, bytes, descriptorOf, expectOciError, imageManifest, indexManifest, patchChunk, pushBlob, pushBlobChunked,
   pushImage, pushManifest, putManifest, randomBlob, randomDigest, resolveLocation, sha256, sha512, startUpload, stopAndClean,
   uniqueName, uploadRange, type Bytes,
 } from './helpers.js';
@@ -186,11 +185,11 @@ describe('blob pushes', () => {
 
   it('concurrent pushes of one blob by several clients all succeed and store it once', async () => {
     const data = randomBlob(512 * 1024);
-    const before = listFiles(join(berth.dataDir, 'blobs')).length;
+    const before = (await storedBlobs(berth.dataDir)).length;
     const names = Array.from({ length: 6 }, () => uniqueName('push'));
     await Promise.all(names.map((n, i) => (i % 2 ? pushBlob(base, n, data) : pushBlobChunked(base, n, data, 100_000))));
     for (const n of names) await expectBlob(n, data);
-    const files = listFiles(join(berth.dataDir, 'blobs'));
+    const files = await storedBlobs(berth.dataDir);
     expect(files.length - before).toBe(1);
     expect(files.filter((f) => f.endsWith(sha256(data).slice(7)))).toHaveLength(1);
   });

@@ -1,8 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { POSTGRES_URL } from './postgres.js';
+import { startS3Server, type S3TestServer } from './s3-server.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BERTH_BIN = join(ROOT, 'dist/cli/main.js');
@@ -46,14 +51,17 @@ export function tempDir(prefix = 'berth-test-'): string {
  */
 export async function startBerth(options: StartOptions = {}): Promise<BerthProcess> {
   const dataDir = options.dataDir ?? join(tempDir(), 'data');
+  const backend = await backendEnv(dataDir);
   const child = spawn(
     process.execPath,
     [BERTH_BIN, 'serve', '--listen', `127.0.0.1:${options.port ?? 0}`, '--data', dataDir, ...(options.args ?? [])],
     {
       env: {
-        ...process.env,
+        // The harness's own BERTH_TEST_* variables are not settings: Berth would refuse them as unknown.
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_TEST_'))),
         BERTH_LOG_LEVEL: 'info',
         ...(options.adminPassword === undefined ? { BERTH_AUTH_ENABLED: 'false' } : { BERTH_ADMIN_PASSWORD: options.adminPassword }),
+        ...backend,
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -100,4 +108,76 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
       }
     },
   };
+}
+
+/** The backends the suites run on: `embedded` (SQLite + filesystem, the default) or `postgres-s3`. */
+export const TEST_BACKEND = process.env.BERTH_TEST_BACKEND === 'postgres-s3' ? 'postgres-s3' : 'embedded';
+
+/** PostgreSQL schemas of these servers: `berth_t_<run>_<server>`, dropped by test/support/global-setup.ts. */
+const TEST_SCHEMA_PREFIX = `berth_t_${process.env.BERTH_TEST_RUN ?? Math.floor(Date.now() / 1000)}_`;
+
+let sharedS3: Promise<S3TestServer> | undefined;
+
+/**
+ * With BERTH_TEST_BACKEND=postgres-s3, every Berth a test starts keeps its
+ * metadata in PostgreSQL and its blobs in S3 (s3rver, or the server named by
+ * BERTH_TEST_S3_*), so the same suites run on the scale-out backends. The schema
+ * and key prefix come from the data directory, so a restart on the same
+ * directory finds its data.
+ */
+async function backendEnv(dataDir: string): Promise<Record<string, string>> {
+  if (TEST_BACKEND !== 'postgres-s3') return {};
+  const s3 = await (sharedS3 ??= startS3Server({ partCopy: true }));
+  const id = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
+  return {
+    BERTH_STORAGE_METADATA: 'postgres',
+    BERTH_STORAGE_POSTGRES_URL: POSTGRES_URL,
+    BERTH_STORAGE_POSTGRES_SCHEMA: `${TEST_SCHEMA_PREFIX}${id}`,
+    BERTH_STORAGE_BLOBS: 's3',
+    BERTH_STORAGE_S3_ENDPOINT: s3.endpoint,
+    BERTH_STORAGE_S3_REGION: s3.region,
+    BERTH_STORAGE_S3_BUCKET: s3.bucket,
+    BERTH_STORAGE_S3_PREFIX: `t-${id}/`,
+    BERTH_STORAGE_S3_FORCE_PATH_STYLE: String(s3.forcePathStyle),
+    BERTH_STORAGE_S3_ACCESS_KEY_ID: s3.accessKeyId,
+    BERTH_STORAGE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
+
+/**
+ * The stored blob objects of a server started on `dataDir`, as paths or keys ending in
+ * the digest's hex: files under <data>/blobs, or, on the postgres-s3 backend, the
+ * objects under the server's key prefix.
+ */
+export async function storedBlobs(dataDir: string): Promise<string[]> {
+  if (TEST_BACKEND !== 'postgres-s3') return listFiles(join(dataDir, 'blobs'));
+  const s3 = await sharedS3!;
+  const env = await backendEnv(dataDir);
+  const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: s3.forcePathStyle, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  try {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${env.BERTH_STORAGE_S3_PREFIX}blobs/`, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+      token = page.NextContinuationToken;
+    } while (token);
+    return keys;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Every file under `dir`, recursively (none when it does not exist). */
+export function listFiles(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => {
+    const p = join(dir, e);
+    return statSync(p).isDirectory() ? listFiles(p) : [p];
+  });
 }

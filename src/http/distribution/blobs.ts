@@ -10,6 +10,13 @@ export async function getBlob(registry: Registry, name: RepoName, digestParam: s
   const { digest } = parseDigest(digestParam);
   const blob = await registry.blobs.stat(name, digest);
   const range = byteRange(req, blob.size);
+  if (req.method === 'GET' && registry.blobRedirect && blob.size > 0) {
+    // The bytes go straight from the bucket; the client repeats its Range there. They still count as this registry's transfer.
+    const location = await registry.blobRedirect(digest);
+    registry.accounts?.meter.add(registryOf(name), range ? range.end - range.start + 1 : blob.size);
+    reply.code(307).headers({ location, 'docker-content-digest': digest, 'content-length': 0 }).send();
+    return;
+  }
   reply.headers({
     'content-type': 'application/octet-stream',
     'docker-content-digest': digest,

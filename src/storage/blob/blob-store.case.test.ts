@@ -3,6 +3,14 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { digestBytes } from '../../oci/digest.js';
 import type { BlobStore } from './blob-store.js';
+import type { Digest } from '../../oci/digest.js';
+
+
+/** What core does to finish an upload: commit the bytes, then (once the metadata has them) drop the staging area. */
+export async function commitAsCoreDoes(store: BlobStore, uploadId: string, digest: Digest): Promise<void> {
+  await store.commitUpload(uploadId, digest);
+  await store.deleteUpload(uploadId);
+}
 
 export interface BlobStoreFixture {
   store: BlobStore;
@@ -38,7 +46,7 @@ export function describeBlobStore(name: string, create: () => Promise<BlobStoreF
       expect(await store.uploadSize(id)).toBe(300_000);
       expect(await text(store.readUpload(id, 300_000))).toEqual(bytes);
       const digest = digestBytes(bytes);
-      await store.commitUpload(id, digest);
+      await commitAsCoreDoes(store, id, digest);
       expect(await store.stat(digest)).toEqual({ size: 300_000 });
       expect(await text(await store.read(digest))).toEqual(bytes);
       expect(await text(await store.read(digest, { start: 10, end: 19 }))).toEqual(bytes.subarray(10, 20));
@@ -77,7 +85,7 @@ export function describeBlobStore(name: string, create: () => Promise<BlobStoreF
         const id = randomUUID();
         await store.createUpload(id);
         await store.writeUpload(id, 0, Readable.from([bytes]));
-        await store.commitUpload(id, digest);
+        await commitAsCoreDoes(store, id, digest);
       }
       expect(await store.stat(digest)).toEqual({ size: bytes.length });
       expect(await stagedUploads()).toEqual([]);
@@ -92,13 +100,55 @@ export function describeBlobStore(name: string, create: () => Promise<BlobStoreF
       await store.createUpload(id);
       await store.writeUpload(id, 0, Readable.from([Buffer.from('x')]));
       const d = digestBytes(Buffer.from('x'));
-      await store.commitUpload(id, d);
+      await commitAsCoreDoes(store, id, d);
       await store.delete(d);
       expect(await store.stat(d)).toBeUndefined();
       const dropped = randomUUID();
       await store.createUpload(dropped);
       await store.deleteUpload(dropped);
       expect(await stagedUploads()).toEqual([]);
+    }));
+
+    it('commits an empty upload as an empty blob, and reads back a prefix of what is staged', withStore(async ({ store, stagedUploads }) => {
+      const id = randomUUID();
+      await store.createUpload(id);
+      expect(await store.uploadSize(id)).toBe(0);
+      expect(await store.writeUpload(id, 0, Readable.from([]))).toBe(0);
+      expect(await store.uploadSize(id)).toBe(0);
+      const empty = digestBytes(Buffer.alloc(0));
+      await commitAsCoreDoes(store, id, empty);
+      expect(await store.stat(empty)).toEqual({ size: 0 });
+      expect((await text(await store.read(empty))).length).toBe(0);
+
+      const staged = randomUUID();
+      await store.createUpload(staged);
+      await store.writeUpload(staged, 0, Readable.from([Buffer.from('abc')]));
+      await store.writeUpload(staged, 3, Readable.from([Buffer.from('defg')]));
+      expect((await text(store.readUpload(staged, 5))).toString()).toBe('abcde');
+      await store.deleteUpload(staged);
+      expect(await stagedUploads()).toEqual([]);
+    }));
+
+    it('lists committed blobs and open uploads, with when they were written', withStore(async ({ store }) => {
+      const bytes = Buffer.from('listed');
+      const digest = digestBytes(bytes);
+      const committed = randomUUID();
+      await store.createUpload(committed);
+      await store.writeUpload(committed, 0, Readable.from([bytes]));
+      await commitAsCoreDoes(store, committed, digest);
+      const open = randomUUID();
+      await store.createUpload(open);
+      const listed: string[] = [];
+      for await (const d of store.list()) listed.push(d);
+      expect(listed).toEqual([digest]);
+      const uploads: { id: string; modifiedAt: number }[] = [];
+      for await (const u of store.listUploads()) uploads.push(u);
+      expect(uploads.map((u) => u.id)).toEqual([open]);
+      // Loose bounds: object stores keep whole seconds, and their clock is not ours.
+      expect(Math.abs(uploads[0]!.modifiedAt - Date.now())).toBeLessThan(300_000);
+      expect(Math.abs((await store.modifiedAt(digest))! - Date.now())).toBeLessThan(300_000);
+      expect(await store.modifiedAt(digestBytes(Buffer.from('absent')))).toBeUndefined();
+      await store.deleteUpload(open);
     }));
 
     it('answers ping', withStore(async ({ store }) => {

@@ -51,7 +51,11 @@ export interface BlobStore {
   writeUpload(uploadId: string, offset: number, source: Readable): Promise<number>;
   /** Streams the first `length` staged bytes, so a digest can be recomputed after a restart. */
   readUpload(uploadId: string, length: number): Readable;
-  /** Makes the staged bytes durable and visible under `digest`, atomically. Idempotent if the blob exists. */
+  /**
+   * Makes the staged bytes durable and visible under `digest`, atomically. Idempotent if the
+   * blob exists. The staging area may be left in place (core deletes it once the metadata
+   * records the blob) or consumed (a rename).
+   */
   commitUpload(uploadId: string, digest: Digest): Promise<void>;
   deleteUpload(uploadId: string): Promise<void>;
 

@@ -12,6 +12,7 @@ import type {
   UserRecord,
 } from '../../auth/access-store.js';
 import type { Role, TokenScope } from '../../auth/scopes.js';
+import { caseInsensitiveLike } from './dialect.js';
 import type { Database, GrantsTable, TokensTable, UsersTable } from './schema.js';
 
 /** AccessStore over the same kysely database as the MetaStore, in portable SQL. */
@@ -305,7 +306,7 @@ export class KyselyAccessStore implements AccessStore {
     if (filter.actor) q = q.where('actor', '=', filter.actor);
     if (filter.registry) q = q.where('registry', '=', filter.registry);
     if (filter.outcome) q = q.where('outcome', '=', filter.outcome);
-    if (filter.action) q = filter.action.endsWith('.') ? q.where('action', 'like', `${filter.action.replace(/[%_]/g, '')}%`) : q.where('action', '=', filter.action);
+    if (filter.action) q = filter.action.endsWith('.') ? q.where('action', caseInsensitiveLike(this.db), `${filter.action.replace(/[%_]/g, '')}%`) : q.where('action', '=', filter.action);
     if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
     if (filter.until !== undefined) q = q.where('at', '<', filter.until);
     const rows = await q.execute();

@@ -1,9 +1,13 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { GcReader, GcRun, GcRunPatch, GcStatus, GcStore, GcTransaction, GcType, ManifestGraph } from '../../core/gc.js';
+import type { GcReader, GcRun, GcRunJob, GcRunPatch, GcStatus, GcStore, GcTransaction, GcType, ManifestGraph } from '../../core/gc.js';
 import type { Digest } from '../../oci/digest.js';
+import { isPostgres } from './dialect.js';
+import { KyselySharedBlobClaims, sharedClaimHeld } from './kysely-blob-claims.js';
+import { enqueueJobIn } from './kysely-job-store.js';
 import { KyselyMetaStore } from './kysely-meta-store.js';
 import type { MetaStore } from './meta-store.js';
 import type { Database, GcRunsTable } from './schema.js';
+import { runTransaction } from './transaction.js';
 
 const FINISHED: GcStatus[] = ['failed', 'succeeded', 'cancelled'];
 
@@ -150,20 +154,30 @@ class KyselyGcTransaction extends KyselyGcReader implements GcTransaction {
     const res = await this.db.deleteFrom('uploads').where('id', '=', uploadId).executeTakeFirst();
     return Number(res.numDeletedRows) > 0;
   }
+
+  sharedClaimHeld(digest: Digest, now: number): Promise<boolean> {
+    return sharedClaimHeld(this.db, digest, now);
+  }
 }
 
 export class KyselyGcStore extends KyselyGcReader implements GcStore {
+  /** SQLite is one process's (the data-directory lock); PostgreSQL may be shared by any number of nodes. */
+  readonly sharedByNodes: boolean = isPostgres(this.db);
+  readonly sharedClaims = this.sharedByNodes ? new KyselySharedBlobClaims(this.db) : undefined;
+
   transaction<T>(work: (tx: GcTransaction) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => work(new KyselyGcTransaction(trx)));
+    return runTransaction(this.db, (trx) => work(new KyselyGcTransaction(trx)));
   }
 
-  createRun(run: GcRun): Promise<{ run: GcRun } | { active: GcRun }> {
-    // Check and insert in one transaction: two starts cannot both find the registry idle.
-    return this.db.transaction().execute(async (trx) => {
+  createRun(run: GcRun, job?: GcRunJob): Promise<{ run: GcRun } | { active: GcRun }> {
+    // Check and insert in one transaction: two starts cannot both find the registry idle. The job commits with the run.
+    return runTransaction(this.db, async (trx) => {
       const active = await activeRunIn(trx, run.registryId);
       if (active) return { active };
-      await trx.insertInto('gc_runs').values(toRow(run)).execute();
-      return { run };
+      const queued = job ? (await enqueueJobIn(trx, job.kind, job.payload, { maxAttempts: job.maxAttempts }, run.createdAt)).job : undefined;
+      const created = queued ? { ...run, jobId: queued.id } : run;
+      await trx.insertInto('gc_runs').values(toRow(created)).execute();
+      return { run: created };
     });
   }
 
@@ -190,7 +204,7 @@ export class KyselyGcStore extends KyselyGcReader implements GcStore {
     return { runs: rows.map(toRun), total: Number(count.n) };
   }
 
-  async updateRun(id: string, patch: GcRunPatch, when?: 'unfinished' | 'progress'): Promise<void> {
+  async updateRun(id: string, patch: GcRunPatch, when?: 'unfinished' | 'progress', owner?: string): Promise<void> {
     let q = this.db
       .updateTable('gc_runs')
       .set({
@@ -200,14 +214,54 @@ export class KyselyGcStore extends KyselyGcReader implements GcStore {
         freed_bytes: patch.freedBytes,
         error: patch.error,
         updated_at: patch.updatedAt,
+        node: patch.node,
       })
       .where('id', '=', id);
     if (when) q = q.where('status', 'not in', when === 'progress' ? [...FINISHED, 'cancelling'] : FINISHED);
+    if (owner !== undefined) q = q.where('node', '=', owner);
     await q.execute();
   }
 
-  async failUnfinishedRuns(error: string, at: number): Promise<number> {
-    const res = await this.db.updateTable('gc_runs').set({ status: 'failed', error, updated_at: at }).where('status', 'not in', FINISHED).executeTakeFirst();
+  requestCancel(id: string, at: number): Promise<void> {
+    return runTransaction(this.db, async (trx) => {
+      const run = await trx.selectFrom('gc_runs').select(['status', 'job_id']).where('id', '=', id).executeTakeFirst();
+      if (!run || FINISHED.includes(run.status as GcStatus)) return;
+      const job = run.job_id === null ? undefined : await trx.selectFrom('jobs').select('status').where('id', '=', run.job_id).executeTakeFirst();
+      if (job?.status === 'running') {
+        await trx.updateTable('gc_runs').set({ status: 'cancelling', updated_at: at }).where('id', '=', id).execute();
+        return;
+      }
+      // No node has taken it up (or none ever will): it is over now, and its job with it.
+      if (job?.status === 'queued') await trx.updateTable('jobs').set({ status: 'done', updated_at: at }).where('id', '=', run.job_id!).execute();
+      await trx.updateTable('gc_runs').set({ status: 'cancelled', updated_at: at }).where('id', '=', id).execute();
+    });
+  }
+
+  failUnfinishedRuns(error: string, at: number): Promise<number> {
+    return runTransaction(this.db, async (trx) => {
+      await trx
+        .updateTable('jobs')
+        .set({ status: 'failed', last_error: error, lease_owner: null, lease_expires_at: null, updated_at: at })
+        .where('status', 'in', ['queued', 'running'])
+        .where('id', 'in', (eb) => eb.selectFrom('gc_runs').select('job_id').where('status', 'not in', FINISHED).where('job_id', 'is not', null))
+        .execute();
+      const res = await trx.updateTable('gc_runs').set({ status: 'failed', error, updated_at: at }).where('status', 'not in', FINISHED).executeTakeFirst();
+      return Number(res.numUpdatedRows);
+    });
+  }
+
+  async failRunsWithoutJob(error: string, at: number): Promise<number> {
+    const res = await this.db
+      .updateTable('gc_runs')
+      .set({ status: 'failed', error, updated_at: at })
+      .where('status', 'not in', FINISHED)
+      .where((eb) =>
+        eb.or([
+          eb('job_id', 'is', null),
+          eb.not(eb.exists(eb.selectFrom('jobs').select('jobs.id').whereRef('jobs.id', '=', 'gc_runs.job_id').where('jobs.status', 'in', ['queued', 'running']))),
+        ]),
+      )
+      .executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
 }
@@ -236,6 +290,8 @@ function toRow(run: GcRun) {
     blobs_deleted: run.blobsDeleted,
     freed_bytes: run.freedBytes,
     error: run.error,
+    job_id: run.jobId ?? null,
+    node: run.node ?? null,
   };
 }
 
@@ -252,5 +308,7 @@ function toRun(row: { [K in keyof GcRunsTable]: unknown }): GcRun {
     blobsDeleted: Number(row.blobs_deleted),
     freedBytes: Number(row.freed_bytes),
     error: row.error === null ? null : String(row.error),
+    ...(row.job_id === null || row.job_id === undefined ? {} : { jobId: Number(row.job_id) }),
+    ...(row.node === null || row.node === undefined ? {} : { node: String(row.node) }),
   };
 }

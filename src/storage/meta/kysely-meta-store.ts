@@ -11,10 +11,11 @@ import type {
   UploadRecord,
 } from './meta-store.js';
 import type { Database } from './schema.js';
+import { runTransaction } from './transaction.js';
 
 /**
  * MetaStore over kysely, written once in portable SQL so every dialect
- * (SQLite by default) shares it. Dialect-specific setup lives beside it.
+ * (SQLite by default, PostgreSQL) shares it. Dialect-specific setup lives beside it.
  */
 export class KyselyMetaStore implements MetaStore {
   constructor(
@@ -26,14 +27,16 @@ export class KyselyMetaStore implements MetaStore {
 
   async transaction<T>(work: (tx: MetaStore) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return work(this);
-    return this.db.transaction().execute((trx: Transaction<Database>) => work(new KyselyMetaStore(trx, async () => {}, this.compiled)));
+    return runTransaction(this.db, (trx: Transaction<Database>) => work(new KyselyMetaStore(trx, async () => {}, this.compiled)));
   }
 
   /**
    * Runs a query whose shape never changes, compiling it only the first time:
    * building and compiling with kysely costs more than SQLite's answer on the
    * read paths that serve every pull. `params` must be the query's parameters
-   * in the order they appear; the first compile checks that.
+   * in the order they appear; the first compile checks that. The text comes
+   * from this store's own database, so it carries its dialect's placeholders
+   * (`?` or `$1`); transactions share the cache of the store that opened them.
    */
   private async precompiled<R>(key: string, params: unknown[], build: () => Compilable<R>): Promise<R[]> {
     let text = this.compiled.get(key);
@@ -130,16 +133,22 @@ export class KyselyMetaStore implements MetaStore {
     if (Number(linked.numInsertedOrUpdatedRows ?? 0n) === 0) return;
     // Storage counts a blob once per registry, however many of its repositories hold it.
     const registryId = await this.registryIdOf(repositoryId);
-    const counted = await this.db
+    // Insert first, ignoring a row that exists: a "missing" row another writer adds meanwhile is never a unique violation.
+    const first = await this.db
+      .insertInto('registry_blobs')
+      .values({ registry_id: registryId, digest, size, refs: 1 })
+      .onConflict((oc) => oc.columns(['registry_id', 'digest']).doNothing())
+      .executeTakeFirst();
+    if (Number(first.numInsertedOrUpdatedRows ?? 0n) > 0) {
+      await this.adjustStorage(registryId, size);
+      return;
+    }
+    await this.db
       .updateTable('registry_blobs')
       .set((eb) => ({ refs: eb('refs', '+', 1) }))
       .where('registry_id', '=', registryId)
       .where('digest', '=', digest)
-      .executeTakeFirst();
-    if (Number(counted.numUpdatedRows) === 0) {
-      await this.db.insertInto('registry_blobs').values({ registry_id: registryId, digest, size, refs: 1 }).execute();
-      await this.adjustStorage(registryId, size);
-    }
+      .execute();
   }
 
   private async registryIdOf(repositoryId: number): Promise<number> {
@@ -275,6 +284,7 @@ export class KyselyMetaStore implements MetaStore {
       .where('digest', '=', m.digest)
       .executeTakeFirst();
     if (existing) return Number(existing.id);
+    // ON CONFLICT: the same manifest stored meanwhile by a concurrent put is that put's row, not an error.
     const inserted = await this.db
       .insertInto('manifests')
       .values({
@@ -288,8 +298,13 @@ export class KyselyMetaStore implements MetaStore {
         annotations: m.annotations ? JSON.stringify(m.annotations) : null,
         created_at: Date.now(),
       })
+      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
       .returning('id')
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
+    if (!inserted) {
+      const stored = await this.db.selectFrom('manifests').select('id').where('repository_id', '=', m.repositoryId).where('digest', '=', m.digest).executeTakeFirstOrThrow();
+      return Number(stored.id);
+    }
     const id = Number(inserted.id);
     const refs = [
       ...new Set(m.blobDigests.map((d) => `blob ${d}`)),

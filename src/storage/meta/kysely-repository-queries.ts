@@ -4,6 +4,7 @@ import type { Digest } from '../../oci/digest.js';
 import type { RepoName } from '../../oci/name.js';
 import { KyselyMetaStore } from './kysely-meta-store.js';
 import type { Database } from './schema.js';
+import { runTransaction } from './transaction.js';
 
 /** `in (…)` lists stay well under every dialect's parameter limit. */
 const CHUNK = 500;
@@ -134,7 +135,7 @@ export class KyselyRepositoryQueries implements RepositoryQueries {
   }
 
   async deleteRepository(repositoryId: number): Promise<{ manifests: number; blobs: number; uploads: string[] }> {
-    return this.db.transaction().execute(async (trx) => {
+    return runTransaction(this.db, async (trx) => {
       // Through the MetaStore's own deletes, so the registry's storage figure and history move as for single deletes.
       const meta = new KyselyMetaStore(trx, async () => {});
       const manifests = await trx.selectFrom('manifests').select('digest').where('repository_id', '=', repositoryId).execute();

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DeletedRegistry, RegistryAccount, TransferRow, UsageStore } from '../../core/usage.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Database, RegistriesTable } from './schema.js';
+import { runTransaction } from './transaction.js';
 
 /** Tiers, quotas and usage over the same kysely database as the MetaStore, in portable SQL. */
 export class KyselyUsageStore implements UsageStore {
@@ -51,7 +52,7 @@ export class KyselyUsageStore implements UsageStore {
 
   async addTransfer(rows: TransferRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.db.transaction().execute(async (trx) => {
+    await runTransaction(this.db, async (trx) => {
       for (const r of rows) {
         // INSERT … SELECT: a registry deleted since the bytes were counted matches nothing.
         await sql`insert into transfer_usage (registry_id, month, bytes)
@@ -87,7 +88,7 @@ export class KyselyUsageStore implements UsageStore {
   }
 
   async deleteRegistry(registry: string): Promise<DeletedRegistry | undefined> {
-    return this.db.transaction().execute(async (trx) => {
+    return runTransaction(this.db, async (trx) => {
       const reg = await trx.selectFrom('registries').select('id').where('name', '=', registry).executeTakeFirst();
       if (!reg) return undefined;
       const id = Number(reg.id);

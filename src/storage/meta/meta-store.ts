@@ -52,6 +52,11 @@ export interface NewManifest {
  * current transaction when called on the store handed to `transaction`.
  */
 export interface MetaStore {
+  /**
+   * Runs `work` as one transaction, as if no other writer overlapped it. On a
+   * shared database (PostgreSQL) a conflicting transaction runs `work` again
+   * from the start, so it should only use `tx` (or be safe to repeat).
+   */
   transaction<T>(work: (tx: MetaStore) => Promise<T>): Promise<T>;
 
   getRepository(name: RepoName): Promise<RepositoryRecord | undefined>;

@@ -49,6 +49,10 @@ export interface GcRunsTable {
   blobs_deleted: Generated<number>;
   freed_bytes: Generated<number>;
   error: string | null;
+  /** The job that runs it (null: a run recorded before the job queue). */
+  job_id: number | null;
+  /** The node (worker id) that last took it up. */
+  node: string | null;
 }
 
 export interface UsersTable {
@@ -180,6 +184,47 @@ export interface TagsTable {
   updated_at: number;
 }
 
+export interface SigningKeysTable {
+  kid: string;
+  created_at: number;
+  /** Null while the key signs. */
+  retired_at: number | null;
+  /** The private JWK as JSON text. */
+  private_jwk: string;
+}
+
+export interface LoginFailuresTable {
+  /** `u:<username>` or `s:<source address>` */
+  key: string;
+  at: number;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  kind: string;
+  /** JSON text. */
+  payload: string;
+  /** 'queued' | 'running' | 'done' | 'failed' */
+  status: string;
+  run_at: number;
+  attempts: Generated<number>;
+  max_attempts: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  last_error: string | null;
+  /** Unique among queued and running jobs. */
+  dedupe_key: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface BlobClaimsTable {
+  digest: string;
+  /** '' for the digest's own row (a time claim, and the lock GC and pushes meet on); else an upload session's id. */
+  claimant: string;
+  expires_at: number;
+}
+
 export interface Database {
   registries: RegistriesTable;
   repositories: RepositoriesTable;
@@ -200,4 +245,8 @@ export interface Database {
   transfer_usage: TransferUsageTable;
   storage_history: StorageHistoryTable;
   gc_runs: GcRunsTable;
+  signing_keys: SigningKeysTable;
+  login_failures: LoginFailuresTable;
+  jobs: JobsTable;
+  blob_claims: BlobClaimsTable;
 }

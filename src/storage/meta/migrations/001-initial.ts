@@ -1,33 +1,35 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely } from 'kysely';
+import { columnTypes } from './dialect.js';
 
 /** The registry's first schema: registries, repositories, blobs, uploads, manifests, tags. */
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('registries')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('id', t.id, t.autoIncrementKey)
+    .addColumn('name', t.text, (c) => c.notNull().unique())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
 
   await db.schema
     .createTable('repositories')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('registry_id', 'integer', (c) => c.notNull().references('registries.id'))
-    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('id', t.id, t.autoIncrementKey)
+    .addColumn('registry_id', t.id, (c) => c.notNull().references('registries.id'))
+    .addColumn('name', t.text, (c) => c.notNull().unique())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
 
   await db.schema
     .createTable('blobs')
-    .addColumn('digest', 'text', (c) => c.primaryKey())
+    .addColumn('digest', t.text, (c) => c.primaryKey())
     .addColumn('size', 'bigint', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
 
   await db.schema
     .createTable('repository_blobs')
-    .addColumn('repository_id', 'integer', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
-    .addColumn('digest', 'text', (c) => c.notNull().references('blobs.digest'))
+    .addColumn('repository_id', t.id, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+    .addColumn('digest', t.text, (c) => c.notNull().references('blobs.digest'))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('repository_blobs_pk', ['repository_id', 'digest'])
     .execute();
@@ -35,8 +37,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('uploads')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('repository_id', 'integer', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+    .addColumn('id', t.text, (c) => c.primaryKey())
+    .addColumn('repository_id', t.id, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
     .addColumn('size', 'bigint', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
@@ -44,15 +46,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('manifests')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('repository_id', 'integer', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
-    .addColumn('digest', 'text', (c) => c.notNull())
-    .addColumn('media_type', 'text', (c) => c.notNull())
-    .addColumn('artifact_type', 'text')
+    .addColumn('id', t.id, t.autoIncrementKey)
+    .addColumn('repository_id', t.id, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+    .addColumn('digest', t.text, (c) => c.notNull())
+    .addColumn('media_type', t.text, (c) => c.notNull())
+    .addColumn('artifact_type', t.text)
     .addColumn('size', 'bigint', (c) => c.notNull())
-    .addColumn('body', sql`blob`, (c) => c.notNull())
-    .addColumn('subject_digest', 'text')
-    .addColumn('annotations', 'text')
+    .addColumn('body', t.bytes, (c) => c.notNull())
+    .addColumn('subject_digest', t.text)
+    .addColumn('annotations', t.text)
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addUniqueConstraint('manifests_repository_digest', ['repository_id', 'digest'])
     .execute();
@@ -60,18 +62,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('manifest_references')
-    .addColumn('manifest_id', 'integer', (c) => c.notNull().references('manifests.id').onDelete('cascade'))
-    .addColumn('digest', 'text', (c) => c.notNull())
-    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('manifest_id', t.id, (c) => c.notNull().references('manifests.id').onDelete('cascade'))
+    .addColumn('digest', t.text, (c) => c.notNull())
+    .addColumn('kind', t.text, (c) => c.notNull())
     .addPrimaryKeyConstraint('manifest_references_pk', ['manifest_id', 'kind', 'digest'])
     .execute();
   await db.schema.createIndex('manifest_references_digest').on('manifest_references').column('digest').execute();
 
   await db.schema
     .createTable('tags')
-    .addColumn('repository_id', 'integer', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
-    .addColumn('name', 'text', (c) => c.notNull())
-    .addColumn('manifest_id', 'integer', (c) => c.notNull().references('manifests.id').onDelete('cascade'))
+    .addColumn('repository_id', t.id, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+    .addColumn('name', t.text, (c) => c.notNull())
+    .addColumn('manifest_id', t.id, (c) => c.notNull().references('manifests.id').onDelete('cascade'))
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('tags_pk', ['repository_id', 'name'])
     .execute();

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { columnTypes } from './dialect.js';
 
 /**
  * Registries as a product: tier and region, storage counted once per registry
@@ -6,16 +7,17 @@ import { sql, type Kysely } from 'kysely';
  * outbound transfer per month, daily storage history, and garbage-collection runs.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable('registries').addColumn('region', 'text', (c) => c.notNull().defaultTo('local')).execute();
-  await db.schema.alterTable('registries').addColumn('tier_slug', 'text', (c) => c.notNull().defaultTo('unlimited')).execute();
+  const t = columnTypes(db);
+  await db.schema.alterTable('registries').addColumn('region', t.text, (c) => c.notNull().defaultTo('local')).execute();
+  await db.schema.alterTable('registries').addColumn('tier_slug', t.text, (c) => c.notNull().defaultTo('unlimited')).execute();
   await db.schema.alterTable('registries').addColumn('tier_updated_at', 'bigint').execute();
   await db.schema.alterTable('registries').addColumn('storage_bytes', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
   await db.schema.alterTable('registries').addColumn('storage_updated_at', 'bigint').execute();
 
   await db.schema
     .createTable('registry_blobs')
-    .addColumn('registry_id', 'integer', (c) => c.notNull().references('registries.id').onDelete('cascade'))
-    .addColumn('digest', 'text', (c) => c.notNull())
+    .addColumn('registry_id', t.id, (c) => c.notNull().references('registries.id').onDelete('cascade'))
+    .addColumn('digest', t.text, (c) => c.notNull())
     .addColumn('size', 'bigint', (c) => c.notNull())
     .addColumn('refs', 'integer', (c) => c.notNull())
     .addPrimaryKeyConstraint('registry_blobs_pk', ['registry_id', 'digest'])
@@ -32,33 +34,33 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('transfer_usage')
-    .addColumn('registry_id', 'integer', (c) => c.notNull().references('registries.id').onDelete('cascade'))
-    .addColumn('month', 'text', (c) => c.notNull())
+    .addColumn('registry_id', t.id, (c) => c.notNull().references('registries.id').onDelete('cascade'))
+    .addColumn('month', t.text, (c) => c.notNull())
     .addColumn('bytes', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('transfer_usage_pk', ['registry_id', 'month'])
     .execute();
 
   await db.schema
     .createTable('storage_history')
-    .addColumn('registry_id', 'integer', (c) => c.notNull().references('registries.id').onDelete('cascade'))
-    .addColumn('day', 'text', (c) => c.notNull())
+    .addColumn('registry_id', t.id, (c) => c.notNull().references('registries.id').onDelete('cascade'))
+    .addColumn('day', t.text, (c) => c.notNull())
     .addColumn('bytes', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('storage_history_pk', ['registry_id', 'day'])
     .execute();
 
   await db.schema
     .createTable('gc_runs')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('registry_id', 'integer', (c) => c.notNull().references('registries.id').onDelete('cascade'))
-    .addColumn('type', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('id', t.text, (c) => c.primaryKey())
+    .addColumn('registry_id', t.id, (c) => c.notNull().references('registries.id').onDelete('cascade'))
+    .addColumn('type', t.text, (c) => c.notNull())
+    .addColumn('status', t.text, (c) => c.notNull())
     .addColumn('dry_run', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .addColumn('manifests_deleted', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('blobs_deleted', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('freed_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
-    .addColumn('error', 'text')
+    .addColumn('error', t.text)
     .execute();
   await db.schema.createIndex('gc_runs_registry').on('gc_runs').columns(['registry_id', 'created_at']).execute();
 }

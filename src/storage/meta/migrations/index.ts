@@ -2,10 +2,16 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001-initial.js';
 import * as m002 from './002-access-control.js';
 import * as m003 from './003-registry-usage.js';
+import * as m004 from './004-shared-auth-state.js';
+import * as m005 from './005-jobs.js';
 
-/** Versioned migrations, in order. Add new ones at the end; never edit a released one. */
+/**
+ * Versioned migrations, in order, for every dialect (types that differ come from
+ * dialect.ts). Add new ones at the end; never change what a released one does:
+ * on SQLite they still create exactly what they first did.
+ */
 export const migrationProvider: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '001-initial': m001, '002-access-control': m002, '003-registry-usage': m003 };
+    return { '001-initial': m001, '002-access-control': m002, '003-registry-usage': m003, '004-shared-auth-state': m004, '005-jobs': m005 };
   },
 };

@@ -1,14 +1,11 @@
 import Sqlite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { mkdirSync } from 'node:fs';
+import { Kysely, SqliteDialect } from 'kysely';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { KyselyAccessStore } from '../kysely-access-store.js';
-import { KyselyGcStore } from '../kysely-gc-store.js';
-import { KyselyMetaStore } from '../kysely-meta-store.js';
-import { KyselyUsageStore } from '../kysely-usage-store.js';
-import { KyselyRepositoryQueries } from '../kysely-repository-queries.js';
-import { migrationProvider } from '../migrations/index.js';
+import type { KyselyMetaStore } from '../kysely-meta-store.js';
+import { migrateToLatest } from '../migrations/run.js';
 import type { Database } from '../schema.js';
+import { storesOver, type MetaStores } from '../stores.js';
 import { withStatementCache } from './statement-cache.js';
 
 export interface SqliteOptions {
@@ -17,17 +14,8 @@ export interface SqliteOptions {
   synchronous?: 'FULL' | 'NORMAL';
 }
 
-export interface SqliteStores {
-  meta: KyselyMetaStore;
-  access: KyselyAccessStore;
-  /** Read queries for the management API's repository listings. */
-  repositoryQueries: KyselyRepositoryQueries;
-  /** Tiers, quotas, transfer and storage history of registries. */
-  usage: KyselyUsageStore;
-  /** Garbage collection's queries and run history. */
-  gc: KyselyGcStore;
-  close(): Promise<void>;
-}
+/** The stores over one SQLite database (kept as a name for existing callers). */
+export type SqliteStores = MetaStores;
 
 /** Opens the embedded metadata store (WAL mode) and brings its schema up to date. */
 export async function openSqliteMetaStore(options: SqliteOptions): Promise<KyselyMetaStore> {
@@ -35,20 +23,22 @@ export async function openSqliteMetaStore(options: SqliteOptions): Promise<Kysel
 }
 
 /** The registry's and access control's stores over one embedded SQLite database. */
-export async function openSqliteStores(options: SqliteOptions): Promise<SqliteStores> {
-  mkdirSync(dirname(options.path), { recursive: true });
+export async function openSqliteStores(options: SqliteOptions): Promise<MetaStores> {
+  mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+  // The metadata holds password hashes and token-signing keys: the owner's alone (the WAL and shm files take the same mode).
+  closeSync(openSync(options.path, 'a', 0o600));
+  chmodSync(options.path, 0o600);
   const database = new Sqlite(options.path);
   database.pragma('journal_mode = WAL');
   database.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
-  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-  if (error) {
+  try {
+    await migrateToLatest(db);
+  } catch (err) {
     await db.destroy();
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`metadata migration ${failed} failed: ${(error as Error).message}`);
+    throw err;
   }
-  const meta = new KyselyMetaStore(db);
-  return { meta, access: new KyselyAccessStore(db), repositoryQueries: new KyselyRepositoryQueries(db), usage: new KyselyUsageStore(db), gc: new KyselyGcStore(db), close: () => meta.close() };
+  return storesOver(db);
 }

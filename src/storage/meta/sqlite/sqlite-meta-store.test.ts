@@ -1,9 +1,23 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { describeConcurrentWrites } from '../concurrency.case.test.js';
 import { describeMetaStore } from '../meta-store.case.test.js';
-import { openSqliteMetaStore } from './open-sqlite.js';
+import { describeStores, type StoresFixture } from '../stores.case.test.js';
+import { openSqliteMetaStore, openSqliteStores } from './open-sqlite.js';
+
+async function sqliteStores(): Promise<StoresFixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
+  const stores = await openSqliteStores({ path: join(dir, 'metadata.db'), synchronous: 'NORMAL' });
+  return {
+    stores,
+    cleanup: async () => {
+      await stores.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 describeMetaStore('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
@@ -16,6 +30,8 @@ describeMetaStore('sqlite', async () => {
     },
   };
 });
+describeStores('sqlite', sqliteStores);
+describeConcurrentWrites('sqlite', sqliteStores);
 
 it('sqlite: reopening an existing database keeps its data and does not re-run migrations', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
@@ -26,5 +42,15 @@ it('sqlite: reopening an existing database keeps its data and does not re-run mi
   const second = await openSqliteMetaStore({ path });
   expect(await second.listRepositories(10)).toEqual(['kept']);
   await second.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('sqlite: the metadata file (password hashes, signing keys) is readable by its owner only', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
+  const path = join(dir, 'metadata.db');
+  const meta = await openSqliteMetaStore({ path });
+  await meta.ensureRepository('kept' as never, 'library');
+  expect((await stat(path)).mode & 0o777).toBe(0o600);
+  await meta.close();
   await rm(dir, { recursive: true, force: true });
 });

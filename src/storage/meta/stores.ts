@@ -1,0 +1,42 @@
+import type { Kysely } from 'kysely';
+import { KyselyAccessStore } from './kysely-access-store.js';
+import { KyselyAuthStateStore } from './kysely-auth-state-store.js';
+import { KyselyGcStore } from './kysely-gc-store.js';
+import { KyselyJobStore } from './kysely-job-store.js';
+import { KyselyMetaStore } from './kysely-meta-store.js';
+import { KyselyRepositoryQueries } from './kysely-repository-queries.js';
+import { KyselyUsageStore } from './kysely-usage-store.js';
+import type { Database } from './schema.js';
+
+/** Every store over one metadata database, whatever its dialect. */
+export interface MetaStores {
+  meta: KyselyMetaStore;
+  access: KyselyAccessStore;
+  /** Read queries for the management API's repository listings. */
+  repositoryQueries: KyselyRepositoryQueries;
+  /** Tiers, quotas, transfer and storage history of registries. */
+  usage: KyselyUsageStore;
+  /** Garbage collection's queries and run history. */
+  gc: KyselyGcStore;
+  /** Access control's state shared by every node: signing keys, failed logins. */
+  authState: KyselyAuthStateStore;
+  /** The durable job queue every node's worker takes background work from. */
+  jobs: KyselyJobStore;
+  /** Closes the database (its file, or its connection pool). */
+  close(): Promise<void>;
+}
+
+/** The stores over a migrated database; closing them destroys `db`. */
+export function storesOver(db: Kysely<Database>): MetaStores {
+  const meta = new KyselyMetaStore(db);
+  return {
+    meta,
+    access: new KyselyAccessStore(db),
+    repositoryQueries: new KyselyRepositoryQueries(db),
+    usage: new KyselyUsageStore(db),
+    gc: new KyselyGcStore(db),
+    authState: new KyselyAuthStateStore(db),
+    jobs: new KyselyJobStore(db),
+    close: () => meta.close(),
+  };
+}
