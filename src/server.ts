@@ -69,7 +69,7 @@ export async function startServer(
     if (!config.auth.enabled) {
       logger.warn('access control is DISABLED (auth.enabled: false): anyone who can reach this port can push, pull and delete');
     }
-    const app = buildApp(registry, access, { logger, idleTimeoutMs: config.http.idleTimeoutSeconds * 1000 });
+    const app = buildApp(registry, access, { logger, idleTimeoutMs: config.http.idleTimeoutSeconds * 1000, trustedProxies: config.http.trustedProxies });
     const { host, port } = splitListen(config.listen);
     await app.listen({ host, port });
     const bound = app.server.address();

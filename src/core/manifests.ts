@@ -32,12 +32,15 @@ export class Manifests {
   ) {}
 
   async get(name: RepoName, reference: string): Promise<ManifestRecord> {
-    const cached = this.cache?.get(name, reference);
+    const ref = parseReferenceForRead(reference);
+    // With several nodes, a tag another node just moved must not be answered from here: only digests are cached.
+    const cache = this.cache && !(this.cache.sharedByNodes && 'tag' in ref) ? this.cache : undefined;
+    const cached = cache?.get(name, reference);
     if (cached) return cached;
-    const generation = this.cache?.generation() ?? 0;
-    const manifest = await this.meta.findManifest(name, parseReferenceForRead(reference));
+    const generation = cache?.generation() ?? 0;
+    const manifest = await this.meta.findManifest(name, ref);
     if (manifest) {
-      this.cache?.set(name, reference, manifest, generation);
+      cache?.set(name, reference, manifest, generation);
       return manifest;
     }
     await requireRepository(this.meta, name); // NAME_UNKNOWN rather than MANIFEST_UNKNOWN when the repository is missing

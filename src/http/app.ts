@@ -13,6 +13,12 @@ export interface HttpOptions {
   logger: Logger;
   /** A connection idle this long is closed; a slow upload that keeps sending is never cut off. */
   idleTimeoutMs: number;
+  /**
+   * Addresses (or CIDRs) of load balancers whose X-Forwarded-For/-Proto/-Host are believed:
+   * the client address then comes from there (audit log, login throttling), and the token
+   * realm gets the scheme the client used. Empty: the peer is the client.
+   */
+  trustedProxies?: string[];
 }
 
 export function buildApp(registry: Registry, access: AccessControl, options: HttpOptions): FastifyInstance {
@@ -21,6 +27,7 @@ export function buildApp(registry: Registry, access: AccessControl, options: Htt
     // One log line per request, written by our onResponse hook, instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
+    trustProxy: options.trustedProxies && options.trustedProxies.length > 0 ? options.trustedProxies : false,
     requestIdHeader: 'x-request-id',
     exposeHeadRoutes: false,
     return503OnClosing: true,

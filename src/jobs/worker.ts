@@ -242,22 +242,27 @@ export class JobWorker {
 
   /** Renews the lease while the handler runs; aborts the handler once it is lost, or could not be renewed for a whole lease. */
   private keepLease(job: Job, controller: AbortController): NodeJS.Timeout {
+    // When the lease was last known to run for leaseMs more (the claim, or a renewal sent then).
     let renewedAt = Date.now();
     let renewing = false;
     const timer = setInterval(() => {
-      if (renewing || controller.signal.aborted) return;
+      if (controller.signal.aborted) return;
+      // Unrenewed for a whole lease (the database unreachable, or too slow): another node may have the job by now.
+      if (Date.now() - renewedAt >= this.leaseMs) {
+        controller.abort(new JobInterrupted('lease lost'));
+        return;
+      }
+      if (renewing) return;
       renewing = true;
+      const sentAt = Date.now();
       this.store
         .heartbeat(job.id, this.workerId, this.leaseMs)
         .then(
           (held) => {
-            if (held) renewedAt = Date.now();
+            if (held) renewedAt = sentAt;
             else controller.abort(new JobInterrupted('lease lost'));
           },
-          (err: unknown) => {
-            this.log.warn({ err, job: job.id }, 'jobs: could not renew a lease');
-            if (Date.now() - renewedAt >= this.leaseMs) controller.abort(new JobInterrupted('lease lost'));
-          },
+          (err: unknown) => this.log.warn({ err, job: job.id }, 'jobs: could not renew a lease'),
         )
         .finally(() => (renewing = false));
     }, this.heartbeatMs);

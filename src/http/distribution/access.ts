@@ -106,7 +106,7 @@ async function createRegistryOnFirstPush(access: AccessControl, principal: Princ
 }
 
 function unauthorized(access: AccessControl, req: FastifyRequest, requirement: Requirement, message: string, error?: string): RegistryError {
-  const realm = access.options.realm ?? `${req.protocol}://${req.headers.host ?? 'localhost'}/token`;
+  const realm = access.options.realm ?? `${req.protocol}://${req.host || 'localhost'}/token`;
   let challenge = `Bearer realm="${realm}",service="${access.options.service}"`;
   if ('action' in requirement) {
     const actions = requirement.action === 'push' ? 'pull,push' : requirement.action;

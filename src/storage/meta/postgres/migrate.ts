@@ -30,7 +30,7 @@ export async function migrateUnderLock(db: Kysely<any>, schema: string | undefin
       const target = await targetSchema(conn, schema);
       await ensureSchema(conn, target);
       // Named explicitly: kysely otherwise finds its bookkeeping table in any schema of the database.
-      applied = await despiteOtherSchemasVanishing(target, () => migrateToLatest(conn, { schema: target }));
+      applied = await migrateToLatest(conn, { schema: target });
     } catch (err) {
       // The migration's error is the one to report; a connection that cannot unlock is gone, and its lock with it.
       await release().catch(() => undefined);
@@ -50,23 +50,5 @@ async function ensureSchema(db: Kysely<any>, schema: string): Promise<void> {
 /** Pending migrations of the schema, without running them or taking the lock. */
 export async function pendingUnder(db: Kysely<any>, schema: string | undefined): Promise<string[]> {
   const target = await targetSchema(db, schema);
-  return despiteOtherSchemasVanishing(target, () => pendingMigrations(db, { schema: target }));
-}
-
-/**
- * kysely's migrator looks for its bookkeeping table by listing the tables of every
- * schema in the database; a schema dropped meanwhile (another installation, a test)
- * fails that listing with "schema … does not exist". Such a failure says nothing
- * about ours: try again, a few times.
- */
-async function despiteOtherSchemasVanishing<T>(ours: string, work: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (err) {
-      const vanished = /schema "([^"]+)" does not exist/.exec(String((err as Error)?.message ?? ''))?.[1];
-      if (vanished === undefined || vanished === ours || attempt >= 5) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
-    }
-  }
+  return pendingMigrations(db, { schema: target });
 }
