@@ -22,9 +22,11 @@
  *    the upload's session exists (its link commits in the transaction that ends
  *    the session) or for 10 minutes after a mount. A commit that comes after the
  *    deletion finds no bytes and writes its own.
- *    With several nodes sharing the metadata, the claim is first recorded in it
- *    (SharedBlobClaims in gc-claims.ts): GC on one node keeps what a push on
- *    another is about to link.
+ *    With several nodes sharing the metadata, a node's memory is not enough:
+ *    the claim is first committed to the metadata (SharedBlobClaims in
+ *    gc-claims.ts), and GC's deletion locks the digest's claim row in its
+ *    transaction. GC on one node keeps what a push on another is about to
+ *    link, or the push's claim waits for the deletion and it writes its own.
  * 4. Grace: links, blob rows and manifests younger than gc.gracePeriod are kept,
  *    so a client that pushed blobs but not yet its manifest is not refused.
  *

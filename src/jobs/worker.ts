@@ -125,7 +125,7 @@ export class JobWorker {
 
   start(): void {
     if (this.closed) throw new Error('the job worker is closed');
-    this.loop ??= this.poll();
+    this.loop ??= this.poll().catch((err: unknown) => this.log.error({ err, worker: this.workerId }, 'jobs: the worker loop stopped'));
   }
 
   /** There may be work now: poll at once, and at the fast interval again. */
