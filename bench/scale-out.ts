@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
+import { scaleOutEnv, type S3Endpoint } from '../test/support/scale-out-env.js';
 import { fmt, median, type Samples } from './report.js';
 
 export const SCALE_OUT = 'berth-pg-s3';
@@ -28,18 +29,7 @@ export async function startScaleOutBackends(root: string): Promise<ScaleOutBacke
     child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
   });
   return {
-    env: {
-      BERTH_STORAGE_METADATA: 'postgres',
-      BERTH_STORAGE_POSTGRES_URL: POSTGRES_URL,
-      BERTH_STORAGE_POSTGRES_SCHEMA: schema,
-      BERTH_STORAGE_BLOBS: 's3',
-      BERTH_STORAGE_S3_ENDPOINT: s3.endpoint!,
-      BERTH_STORAGE_S3_REGION: s3.region!,
-      BERTH_STORAGE_S3_BUCKET: s3.bucket!,
-      BERTH_STORAGE_S3_FORCE_PATH_STYLE: 'true',
-      BERTH_STORAGE_S3_ACCESS_KEY_ID: s3.accessKeyId!,
-      BERTH_STORAGE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey!,
-    },
+    env: scaleOutEnv(POSTGRES_URL, schema, { ...(s3 as unknown as S3Endpoint), forcePathStyle: true }),
     async stop() {
       child.kill('SIGTERM');
       await adminQuery(`drop schema if exists ${schema} cascade`).catch(() => undefined);

@@ -33,8 +33,8 @@ export class Manifests {
 
   async get(name: RepoName, reference: string): Promise<ManifestRecord> {
     const ref = parseReferenceForRead(reference);
-    // With several nodes, a tag another node just moved must not be answered from here: only digests are cached.
-    const cache = this.cache && !(this.cache.sharedByNodes && 'tag' in ref) ? this.cache : undefined;
+    // With several nodes the cache stays right too: a write is answered only once every node has dropped what it replaced.
+    const cache = this.cache;
     const cached = cache?.get(name, reference);
     if (cached) return cached;
     const generation = cache?.generation() ?? 0;

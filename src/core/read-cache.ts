@@ -42,15 +42,6 @@ export class ReadCache<V> {
     });
   }
 
-  /**
-   * True when several nodes share the metadata. A change announced on the feed
-   * reaches other nodes a few milliseconds after the writer's request is answered,
-   * so what must never be stale (which manifest a tag names) is not cached then.
-   */
-  get sharedByNodes(): boolean {
-    return this.feed !== undefined;
-  }
-
   get(repository: string, key: string): V | undefined {
     if (this.feed) {
       if (!this.feed.connected) return undefined;

@@ -3,6 +3,7 @@
  * installation with images, users, tokens and a robot to copy, and checks of
  * what the copy holds (PostgreSQL rows, bucket objects, pulls from a Berth on it).
  */
+import { scaleOutEnv as envFor } from '../support/scale-out-env.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, rmSync } from 'node:fs';
@@ -55,21 +56,8 @@ export function expectExit(run: CliRun, code: number): void {
 
 /** BERTH_STORAGE_* naming PostgreSQL (one schema) and the test S3 server (one prefix). */
 export function scaleOutEnv(s3: S3TestServer, schema: string, prefix: string): Record<string, string> {
-  return {
-    BERTH_STORAGE_METADATA: 'postgres',
-    BERTH_STORAGE_POSTGRES_URL: POSTGRES_URL,
-    BERTH_STORAGE_POSTGRES_SCHEMA: schema,
-    BERTH_STORAGE_BLOBS: 's3',
-    BERTH_STORAGE_S3_ENDPOINT: s3.endpoint,
-    BERTH_STORAGE_S3_REGION: s3.region,
-    BERTH_STORAGE_S3_BUCKET: s3.bucket,
-    BERTH_STORAGE_S3_PREFIX: prefix,
-    BERTH_STORAGE_S3_FORCE_PATH_STYLE: String(s3.forcePathStyle),
-    BERTH_STORAGE_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    BERTH_STORAGE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    // The smallest part S3 allows, so the big layer goes up in several parts.
-    BERTH_STORAGE_S3_PART_SIZE_MIB: '5',
-  };
+  // The smallest part S3 allows, so the big layer goes up in several parts.
+  return { ...envFor(POSTGRES_URL, schema, s3, prefix), BERTH_STORAGE_S3_PART_SIZE_MIB: '5' };
 }
 
 /** The embedded default, whatever backend the test run otherwise uses. */

@@ -4,6 +4,7 @@
  * access control on, behind nginx (round-robin). Each node has its own port and
  * data directory (which stays empty: the nodes keep no local state).
  */
+import { scaleOutEnv } from '../support/scale-out-env.js';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -54,20 +55,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const schema = schemaName();
   const prefix = `multinode-${process.pid}-${Date.now()}/`;
   const env: Record<string, string> = {
-    BERTH_STORAGE_METADATA: 'postgres',
-    BERTH_STORAGE_POSTGRES_URL: POSTGRES_URL,
-    BERTH_STORAGE_POSTGRES_SCHEMA: schema,
+    ...scaleOutEnv(POSTGRES_URL, schema, s3, prefix),
     // 3 nodes × (5 + the LISTEN connection) stays far below max_connections (100 by default),
     // even with other suites using the same server.
     BERTH_STORAGE_POSTGRES_POOL_SIZE: '5',
-    BERTH_STORAGE_BLOBS: 's3',
-    BERTH_STORAGE_S3_ENDPOINT: s3.endpoint,
-    BERTH_STORAGE_S3_REGION: s3.region,
-    BERTH_STORAGE_S3_BUCKET: s3.bucket,
-    BERTH_STORAGE_S3_PREFIX: prefix,
-    BERTH_STORAGE_S3_FORCE_PATH_STYLE: String(s3.forcePathStyle),
-    BERTH_STORAGE_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    BERTH_STORAGE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
     // The smallest part S3 allows: the test's few-MiB layers then span several parts.
     BERTH_STORAGE_S3_PART_SIZE_MIB: '5',
   };

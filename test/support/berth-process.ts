@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { POSTGRES_URL } from './postgres.js';
+import { scaleOutEnv } from './scale-out-env.js';
 import { startS3Server, type S3TestServer } from './s3-server.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -129,19 +130,7 @@ async function backendEnv(dataDir: string): Promise<Record<string, string>> {
   if (TEST_BACKEND !== 'postgres-s3') return {};
   const s3 = await (sharedS3 ??= startS3Server({ partCopy: true }));
   const id = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
-  return {
-    BERTH_STORAGE_METADATA: 'postgres',
-    BERTH_STORAGE_POSTGRES_URL: POSTGRES_URL,
-    BERTH_STORAGE_POSTGRES_SCHEMA: `${TEST_SCHEMA_PREFIX}${id}`,
-    BERTH_STORAGE_BLOBS: 's3',
-    BERTH_STORAGE_S3_ENDPOINT: s3.endpoint,
-    BERTH_STORAGE_S3_REGION: s3.region,
-    BERTH_STORAGE_S3_BUCKET: s3.bucket,
-    BERTH_STORAGE_S3_PREFIX: `t-${id}/`,
-    BERTH_STORAGE_S3_FORCE_PATH_STYLE: String(s3.forcePathStyle),
-    BERTH_STORAGE_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    BERTH_STORAGE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  };
+  return scaleOutEnv(POSTGRES_URL, `${TEST_SCHEMA_PREFIX}${id}`, s3, `t-${id}/`);
 }
 
 /**

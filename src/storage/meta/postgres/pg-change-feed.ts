@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { ChangeFeed } from '../../../core/change-feed.js';
 import { checkSchemaName } from './pool.js';
@@ -11,16 +11,18 @@ export interface PgChangeFeedOptions {
   onError?(err: Error): void;
   /** Wait between reconnection attempts (default 1 s). */
   reconnectMs?: number;
-  /** Longest a publish waits for its own announcement to come back (default 2 s). */
+  /** Longest a publish waits for every listening node to acknowledge it (default 2 s). */
   echoTimeoutMs?: number;
 }
 
 /**
  * ChangeFeed over PostgreSQL LISTEN/NOTIFY, on one connection of its own per
- * node. A notification reaches every listening session, the sender's too; the
- * sender waits for its own echo before a write is answered, by when PostgreSQL
- * has sent it to every listener (other nodes have it a network hop later:
- * milliseconds, measured). While the connection is down the feed reports not
+ * node, named `bf:<installation>:<node>` so the listening nodes can be counted
+ * in pg_stat_activity. Every node acknowledges each change after dropping it
+ * from its caches; the writer waits for the acknowledgements of every node that
+ * was listening when it published, so once a write is answered no node serves
+ * what it replaced (a node that does not answer within the timeout is logged;
+ * one whose connection is down serves nothing). While the connection is down the feed reports not
  * connected (this node's caches serve nothing), still announces its own changes
  * on a short-lived connection, and reconnects; after a reconnect listeners are
  * told to forget everything, since changes may have been missed meanwhile.
@@ -29,8 +31,10 @@ export class PgChangeFeed implements ChangeFeed {
   connected = false;
   private client?: pg.Client;
   private readonly listeners: ((topic: string | undefined) => void)[] = [];
-  private readonly echoes = new Map<string, () => void>();
+  /** Publications waiting for acknowledgements: the nodes still to answer. */
+  private readonly pending = new Map<string, { waiting: Set<string>; done: () => void }>();
   private readonly channel: string;
+  private readonly installation: string;
   private readonly node = randomBytes(6).toString('hex');
   private sequence = 0;
   private closed = false;
@@ -38,6 +42,7 @@ export class PgChangeFeed implements ChangeFeed {
 
   constructor(private readonly options: PgChangeFeedOptions) {
     this.channel = `berth_changes_${checkSchemaName(options.schema ?? 'public')}`;
+    this.installation = createHash('sha256').update(this.channel).digest('hex').slice(0, 12);
   }
 
   /** Connects and listens; rejects when the first connection cannot be made. */
@@ -54,18 +59,24 @@ export class PgChangeFeed implements ChangeFeed {
     if (!this.connected || !client) return this.publishAlone(topic);
     const id = `${this.node}:${++this.sequence}`;
     let timer: NodeJS.Timeout | undefined;
-    const echoed = new Promise<void>((resolve) => {
-      this.echoes.set(id, resolve);
-      timer = setTimeout(resolve, this.options.echoTimeoutMs ?? 2000);
-    });
     try {
+      const listening = await client.query<{ name: string }>('select application_name as name from pg_stat_activity where application_name like $1', [`bf:${this.installation}:%`]);
+      const waiting = new Set(listening.rows.map((r) => r.name.slice(r.name.lastIndexOf(':') + 1)));
+      waiting.add(this.node);
+      const acknowledged = new Promise<void>((resolve) => {
+        this.pending.set(id, { waiting, done: resolve });
+        timer = setTimeout(() => {
+          this.options.onError?.(new Error(`nodes ${[...waiting].join(', ')} did not acknowledge change ${topic} in time`));
+          resolve();
+        }, this.options.echoTimeoutMs ?? 2000);
+      });
       await client.query('select pg_notify($1, $2)', [this.channel, `${id} ${topic}`]);
-      await echoed;
+      await acknowledged;
     } catch (err) {
       this.lost(client, err as Error);
     } finally {
       clearTimeout(timer);
-      this.echoes.delete(id);
+      this.pending.delete(id);
     }
   }
 
@@ -92,7 +103,7 @@ export class PgChangeFeed implements ChangeFeed {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.url });
+    const client = new pg.Client({ connectionString: this.options.url, application_name: `bf:${this.installation}:${this.node}` });
     client.on('notification', (message) => {
       if (message.channel === this.channel && message.payload) this.deliver(message.payload);
     });
@@ -106,11 +117,19 @@ export class PgChangeFeed implements ChangeFeed {
     this.emit(undefined); // anything cached before this connection may have been changed unheard
   }
 
+  /** `<id> <topic>`: a change, dropped here, then acknowledged; `ack <id> <node>`: a node has dropped change <id>. */
   private deliver(payload: string): void {
+    if (payload.startsWith('ack ')) {
+      const [, id, node] = payload.split(' ');
+      const publication = this.pending.get(id!);
+      publication?.waiting.delete(node!);
+      if (publication && publication.waiting.size === 0) publication.done();
+      return;
+    }
     const space = payload.indexOf(' ');
     if (space < 0) return;
     this.emit(payload.slice(space + 1));
-    this.echoes.get(payload.slice(0, space))?.();
+    this.client?.query('select pg_notify($1, $2)', [this.channel, `ack ${payload.slice(0, space)} ${this.node}`]).catch(() => undefined);
   }
 
   private emit(topic: string | undefined): void {
@@ -122,8 +141,8 @@ export class PgChangeFeed implements ChangeFeed {
     this.client = undefined;
     this.connected = false;
     this.emit(undefined);
-    for (const resolve of this.echoes.values()) resolve();
-    this.echoes.clear();
+    for (const publication of this.pending.values()) publication.done();
+    this.pending.clear();
     if (err) this.options.onError?.(err);
     client.end().catch(() => undefined);
     this.scheduleReconnect();
