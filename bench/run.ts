@@ -180,7 +180,7 @@ async function main(): Promise<void> {
       `The load tool (autocannon), the pulling clients and the servers share the same ${env.cores} cores.`,
     ];
     const authRows = buildAuthRows(samples, berthAuth.name, berth.name, params.connections);
-    const extra = [...authMarkdown(authRows), ...(scaleOut ? scaleOutMarkdown(samples, params.connections) : [])];
+    const extra = [...authMarkdown(authRows), ...(scaleOut ? scaleOutMarkdown(samples, { connections: params.connections, blobMiB: params.blobBytes / MiB, chunkMiB: params.chunkBytes / MiB }) : [])];
     const md = markdown(rows, ceilings, header, notes, extra);
     const paths = writeResults(join(ROOT, 'bench/results'), md, { quick, rounds, params, environment: env, ceilings, rows, authRows, samples, errors, rssPeaksByPhase: sampler.peaks, rssPeakPhase: Object.fromEntries(servers.map((s) => [s.name, sampler?.peakPhase(s.name)])), fixtures: ctx.fixtures });
     process.stdout.write('\n' + md + '\n');

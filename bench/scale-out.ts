@@ -48,13 +48,14 @@ async function adminQuery(statement: string): Promise<void> {
 }
 
 /** Rows: Berth on PostgreSQL + S3 beside the embedded default and Distribution; the one target is manifest GET ≥ 5× Distribution. */
-export function scaleOutMarkdown(samples: Samples, connections: number): string[] {
+export function scaleOutMarkdown(samples: Samples, p: { connections: number; blobMiB: number; chunkMiB: number }): string[] {
+  const connections = p.connections;
   const med = (server: string, metric: string) => median(samples[server]?.[metric]);
   const rows: [string, string, 'higher' | 'lower'][] = [
-    ['monolithic push 256 MiB (MB/s)', 'push_mono_MBps', 'higher'],
+    [`monolithic push ${p.blobMiB} MiB (MB/s)`, 'push_mono_MBps', 'higher'],
     ['pull, 1 client (MB/s)', 'pull_1_MBps', 'higher'],
     ['pull, 4 clients, aggregate (MB/s)', 'pull_4_MBps', 'higher'],
-    ['chunked push 256 MiB in 8 MiB PATCHes (MB/s)', 'push_chunked_MBps', 'higher'],
+    [`chunked push ${p.blobMiB} MiB in ${p.chunkMiB} MiB PATCHes (MB/s)`, 'push_chunked_MBps', 'higher'],
     [`GET manifest by tag, ${connections} conns (req/s)`, 'manifest_get_rps', 'higher'],
     ['GET manifest p99 (ms)', 'manifest_get_p99_ms', 'lower'],
     [`HEAD blob, ${connections} conns (req/s)`, 'head_blob_rps', 'higher'],
