@@ -4,20 +4,10 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { describeConcurrentWrites } from '../concurrency.case.test.js';
 import { describeMetaStore } from '../meta-store.case.test.js';
-import { describeStores, type StoresFixture } from '../stores.case.test.js';
+import { describeStores } from '../stores.case.test.js';
+import { sqliteStores } from '../../../../test/support/meta-stores.js';
 import { openSqliteMetaStore, openSqliteStores } from './open-sqlite.js';
 
-async function sqliteStores(): Promise<StoresFixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
-  const stores = await openSqliteStores({ path: join(dir, 'metadata.db'), synchronous: 'NORMAL' });
-  return {
-    stores,
-    cleanup: async () => {
-      await stores.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 describeMetaStore('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
