@@ -14,6 +14,8 @@ declare -A PACKAGES=(
   [busybox]=busybox-static
   [kubectl]=kubernetes-client
   [nginx]=nginx-light
+  [rpm]=rpm
+  [debootstrap]=debootstrap
 )
 
 missing=()
@@ -22,6 +24,8 @@ for cmd in "${!PACKAGES[@]}"; do
     missing+=("${PACKAGES[$cmd]}")
   fi
 done
+# Python modules the scanner's version tests compare against (Debian's, not a virtualenv's).
+[ -d /usr/lib/python3/dist-packages/packaging ] || missing+=(python3-packaging)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing test clients: ${missing[*]}"
