@@ -53,6 +53,22 @@ export function describeBlobStore(name: string, create: () => Promise<BlobStoreF
       expect(await stagedUploads()).toEqual([]);
     }));
 
+    it('a session still staged after its commit (crash before the metadata) can be written again without changing the committed blob', withStore(async ({ store }) => {
+      const bytes = randomBytes(50_000);
+      const digest = digestBytes(bytes);
+      const id = randomUUID();
+      await store.createUpload(id);
+      await store.writeUpload(id, 0, Readable.from([bytes]));
+      await store.commitUpload(id, digest);
+      // The client resumes the session it still holds: rewrites its tail and appends.
+      expect(await store.uploadSize(id)).toBe(50_000);
+      await store.writeUpload(id, 40_000, Readable.from([Buffer.from('different bytes')]));
+      expect(await text(store.readUpload(id, 40_015))).toEqual(Buffer.concat([bytes.subarray(0, 40_000), Buffer.from('different bytes')]));
+      expect(await text(await store.read(digest))).toEqual(bytes);
+      await store.deleteUpload(id);
+      expect(await text(await store.read(digest))).toEqual(bytes);
+    }));
+
     it('rewrites from an offset, discarding what followed it', withStore(async ({ store }) => {
       const id = randomUUID();
       await store.createUpload(id);

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, truncate, writeFile, unlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, stat, truncate, writeFile, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseDigest, type Digest } from '../../../oci/digest.js';
@@ -99,6 +99,19 @@ class PipelinedWriter {
 }
 
 /**
+ * A staging file is hard-linked to its blob at commit and deleted once the metadata
+ * records the blob; a crash in between leaves a session whose file *is* the committed
+ * blob. Before such a session is written again (a client resuming it), it gets its own
+ * copy, so a content-addressed blob is never changed in place.
+ */
+async function detachFromCommittedBlob(path: string): Promise<void> {
+  if ((await stat(path)).nlink <= 1) return;
+  const copy = `${path}.detach`;
+  await copyFile(path, copy);
+  await rename(copy, path);
+}
+
+/**
  * Blobs as files under `<root>/blobs/<alg>/<xx>/<hex>`, staged under
  * `<root>/uploads/<id>`. Paths are built only from validated digests and
  * upload ids, never from repository names.
@@ -171,6 +184,7 @@ export class FilesystemBlobStore implements BlobStore {
 
   async writeUpload(uploadId: string, offset: number, source: Readable): Promise<number> {
     const path = this.uploadPath(uploadId);
+    await detachFromCommittedBlob(path);
     await truncate(path, offset);
     const handle = await open(path, 'r+');
     const writer = new PipelinedWriter(handle, offset);
@@ -195,15 +209,18 @@ export class FilesystemBlobStore implements BlobStore {
   async commitUpload(uploadId: string, digest: Digest): Promise<void> {
     const staged = this.uploadPath(uploadId);
     const target = this.blobPath(digest);
-    if (await this.stat(digest)) {
-      // Content-addressed: identical bytes are already durable under this digest.
-      await unlink(staged).catch(() => undefined);
-      return;
-    }
+    // Content-addressed: identical bytes already durable under this digest need nothing more.
+    if (await this.stat(digest)) return;
     await fsyncPath(staged);
     await mkdir(dirname(target), { recursive: true });
-    // rename is atomic: readers see the whole blob or nothing, never a partial one.
-    await rename(staged, target);
+    // A hard link is atomic like rename (readers see the whole blob or nothing) but leaves
+    // the staging file in place: until core has recorded the blob and deleted the staging
+    // area, a crash leaves the session whole, so the client can still finish it.
+    try {
+      await link(staged, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
     await fsyncPath(dirname(target));
   }
 
