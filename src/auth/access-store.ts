@@ -128,6 +128,7 @@ export interface AccessStore {
   revokeToken(id: string, at: number): Promise<boolean>;
   touchToken(id: string, at: number): Promise<void>;
 
-  appendAudit(event: AuditEvent): Promise<void>;
+  /** Appends events in one write (one commit), in order. */
+  appendAudit(events: AuditEvent | readonly AuditEvent[]): Promise<void>;
   queryAudit(filter: AuditFilter, limit: number, beforeId?: number): Promise<(AuditEvent & { id: number })[]>;
 }

@@ -78,7 +78,8 @@ export class Uploads {
       // The final size is known before the last chunk is read when it declares its length; otherwise only once written.
       const sizedUpFront = chunk !== undefined && declaredLength(chunk) !== undefined;
       if (sizedUpFront) await this.admit(q, upload, expected.digest, chunk);
-      const size = chunk ? await this.write(upload, chunk) : upload.size;
+      // The session row is deleted by the commit below, so the last chunk's size is not recorded (one write fewer per push).
+      const size = chunk ? await this.write(upload, chunk, { lastChunk: true }) : upload.size;
       const actual = await this.currentDigest(upload.id, size, expected.algorithm);
       if (actual !== expected.digest) {
         await this.discard(upload.id);
@@ -202,7 +203,12 @@ export class Uploads {
   }
 
   /** Appends one chunk at the session's offset, keeping digest, file and metadata in step. */
-  private async write(upload: UploadRecord, chunk: Chunk): Promise<number> {
+  /**
+   * Appends a chunk at the session's recorded size and records the new size. A session's
+   * last chunk need not be recorded: if the push then fails or the node crashes, the
+   * session stays at its recorded size and the next write truncates the staged bytes to it.
+   */
+  private async write(upload: UploadRecord, chunk: Chunk, options: { lastChunk?: boolean } = {}): Promise<number> {
     const declared = declaredLength(chunk);
     if (chunk.range && chunk.range.start !== upload.size) {
       chunk.body.resume();
@@ -234,7 +240,7 @@ export class Uploads {
     }
     const size = upload.size + hashing.bytes;
     state.size = size;
-    await this.meta.setUploadSize(upload.id, size);
+    if (!options.lastChunk) await this.meta.setUploadSize(upload.id, size);
     upload.size = size;
     return size;
   }

@@ -282,21 +282,26 @@ export class KyselyAccessStore implements AccessStore {
     await this.db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
   }
 
-  async appendAudit(e: AuditEvent): Promise<void> {
+  async appendAudit(events: AuditEvent | readonly AuditEvent[]): Promise<void> {
+    const list = Array.isArray(events) ? events : [events as AuditEvent];
+    if (list.length === 0) return;
+    // One statement, so one commit however many events: callers batch concurrent writes.
     await this.db
       .insertInto('audit_events')
-      .values({
-        at: e.at,
-        actor: e.actor,
-        actor_kind: e.actorKind,
-        source: e.source ?? null,
-        action: e.action,
-        registry: e.registry ?? null,
-        resource: e.resource ?? null,
-        outcome: e.outcome,
-        reason: e.reason ?? null,
-        detail: e.detail ? JSON.stringify(e.detail) : null,
-      })
+      .values(
+        list.map((e) => ({
+          at: e.at,
+          actor: e.actor,
+          actor_kind: e.actorKind,
+          source: e.source ?? null,
+          action: e.action,
+          registry: e.registry ?? null,
+          resource: e.resource ?? null,
+          outcome: e.outcome,
+          reason: e.reason ?? null,
+          detail: e.detail ? JSON.stringify(e.detail) : null,
+        })),
+      )
       .execute();
   }
 
