@@ -16,6 +16,8 @@ declare -A PACKAGES=(
   [nginx]=nginx-light
   [rpm]=rpm
   [debootstrap]=debootstrap
+  [go]=golang-go
+  [zstd]=zstd
 )
 
 missing=()

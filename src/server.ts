@@ -13,6 +13,7 @@ import { openBackends } from './open-backends.js';
 import { AccessControl } from './auth/access-control.js';
 import { JobWorker } from './jobs/worker.js';
 import { ensureAdminUser } from './auth/bootstrap.js';
+import { startScanning } from './scan/start-scanning.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -66,6 +67,17 @@ export async function startServer(
       logger,
     );
     await ensureAdminUser(stores.access, access.audit, logger, adminPassword);
+    await startScanning({ onPush: config.scan.onPush, vulndb: config.vulndb }, {
+      registry,
+      blobStore,
+      scans: stores.scans,
+      vulndb: stores.vulndb,
+      jobs: stores.jobs,
+      worker,
+      audit: access.audit,
+      registryId: async (name) => (await stores.access.getRegistry(name))?.id,
+      logger,
+    });
     if (!config.auth.enabled) {
       logger.warn('access control is DISABLED (auth.enabled: false): anyone who can reach this port can push, pull and delete');
     }

@@ -109,6 +109,22 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    scan: z
+      .object({
+        /** Scan every pushed manifest (a durable job, started at once). */
+        onPush: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+    vulndb: z
+      .object({
+        /** URLs of OSV zips (as osv.dev publishes them per ecosystem) imported on a schedule; none by default (the machine may be offline). */
+        sources: z.array(z.string().url('an http(s) URL of an OSV zip')).default([]),
+        /** How often the sources are imported again. */
+        refreshInterval: duration.default('24h'),
+      })
+      .strict()
+      .default({}),
     storage: z
       .object({
         /** Where metadata lives: the embedded SQLite file in `data`, or a shared PostgreSQL for several nodes. */

@@ -23,13 +23,32 @@ export interface PutManifestResult {
   subject?: Digest;
 }
 
+/** A manifest that was just stored (its transaction committed). */
+export interface ManifestPushed {
+  repository: RepoName;
+  digest: Digest;
+  mediaType: string;
+  tag?: string;
+}
+
 export class Manifests {
+  private readonly pushListeners: ((event: ManifestPushed) => Promise<void>)[] = [];
+
   constructor(
     private readonly meta: MetaStore,
     /** Set only when this process is the metadata's one writer (see ReadCache). */
     private readonly cache?: ReadCache<ManifestRecord>,
     private readonly quota?: Quota,
   ) {}
+
+  /**
+   * Calls `listener` after every stored manifest, before the push is answered (so
+   * a scan queued there is durable when the client hears of the push). A listener
+   * that throws fails the answer, not the stored manifest: it must handle its errors.
+   */
+  onPushed(listener: (event: ManifestPushed) => Promise<void>): void {
+    this.pushListeners.push(listener);
+  }
 
   async get(name: RepoName, reference: string): Promise<ManifestRecord> {
     const ref = parseReferenceForRead(reference);
@@ -86,6 +105,8 @@ export class Manifests {
       if ('tag' in ref) await tx.setTag(repo.id, ref.tag, id);
     }));
     await this.cache?.changed(name);
+    const event: ManifestPushed = { repository: name, digest, mediaType: parsed.mediaType, ...('tag' in ref ? { tag: ref.tag } : {}) };
+    for (const listener of this.pushListeners) await listener(event);
     return { digest, subject: parsed.subject?.digest };
   }
 

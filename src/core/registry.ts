@@ -6,6 +6,9 @@ import { Blobs } from './blobs.js';
 import { GarbageCollector, type GcLogger, type GcStore } from './gc.js';
 import { ClaimingBlobStore } from './gc-claims.js';
 import { Manifests } from './manifests.js';
+import type { Scanner } from '../scan/scanner.js';
+import type { PullPolicy } from '../scan/pull-policy.js';
+import type { VulnDbStore } from '../scan/osv/vulndb-store.js';
 import { Quota } from './quota.js';
 import type { TierCatalog } from './tiers.js';
 import type { TransferMeter } from './transfer-meter.js';
@@ -41,6 +44,8 @@ export class Registry {
   readonly accounts?: RegistryAccounts;
   readonly gc?: GarbageCollector;
   readonly blobRedirect?: (digest: string) => Promise<string>;
+  /** Vulnerability scanning and the pull policy on its results; set by the composition root when scanning is on. */
+  scanning?: { scanner: Scanner; pullPolicy: PullPolicy; vulndb: VulnDbStore };
   private readonly cache?: ReadCache<unknown>;
 
   constructor(

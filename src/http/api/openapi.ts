@@ -51,6 +51,8 @@ export const TAGS = {
   Robots: 'Robot accounts of a registry and their secrets. Secrets are shown once.',
   'Docker credentials': 'Docker config.json files holding a new registry-scoped token.',
   Audit: 'The audit log, newest first.',
+  Vulnerabilities: 'Vulnerability scans of manifests, their SBOMs, and registries\' pull policies on vulnerable images.',
+  'Vulnerability database': 'The OSV vulnerability records scans are matched against.',
   'Signing keys': 'The keys that sign registry tokens.',
   Meta: 'This document.',
 } as const;

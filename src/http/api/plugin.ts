@@ -13,6 +13,8 @@ import { registerRepositoryRoutes } from './repositories.js';
 import { registerTeamRoutes } from './teams.js';
 import { registerTokenRoutes } from './tokens.js';
 import { registerUserRoutes } from './users.js';
+import { registerScanRoutes } from './scans.js';
+import { registerVulnDbRoutes } from './vulndb.js';
 
 const MAX_JSON_BYTES = 1024 * 1024;
 
@@ -48,6 +50,8 @@ export function registerManagementApi(app: FastifyInstance, registry: Registry, 
       registerGcRoutes(api, ctx);
       registerRepositoryRoutes(api, ctx);
       registerDockerCredentialRoutes(api, ctx);
+      registerScanRoutes(api, ctx);
+      registerVulnDbRoutes(api, ctx);
     },
     { prefix: '/api/v2' },
   );

@@ -1,11 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Principal } from '../../auth/principal.js';
-import type { Action } from '../../auth/scopes.js';
-import { pathInRegistry, repositoryListingOf, type MeasuredManifest, type RepositoryRef, type RepositorySummary } from '../../core/repository-listing.js';
+import { pathInRegistry, repositoryListingOf, type MeasuredManifest, type RepositorySummary } from '../../core/repository-listing.js';
 import { isDigestLike, parseDigest } from '../../oci/digest.js';
-import { badRequest, forbidden, notFound, unprocessable } from './api-error.js';
-import { audit, caller, type ApiContext } from './context.js';
+import { badRequest, unprocessable } from './api-error.js';
+import { audit, type ApiContext } from './context.js';
+import { repositoryAccess, type RepoParams } from './repository-access.js';
+import { scanSummariesOf } from './scans.js';
 import { doc } from './openapi.js';
 import { pageLinks, pageQuery } from './paging.js';
 
@@ -49,11 +49,6 @@ function repositoryView(registry: string, r: RepositorySummary) {
   };
 }
 
-interface RepoParams {
-  registry: string;
-  repo: string;
-}
-
 /**
  * The repositories part of DigitalOcean's registry API, per registry: listings with
  * sizes, and deletion of tags, manifests and whole repositories. `{repo}` is the path
@@ -61,34 +56,10 @@ interface RepoParams {
  * on the repository; untagging needs push (as on /v2/); deleting content needs delete.
  */
 export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext): void {
-  const { store, authorizer } = ctx.access;
+  const { authorizer } = ctx.access;
   const listing = () => repositoryListingOf(ctx.registry);
 
-  /** 404 for registries the caller may not see, so their names do not leak. */
-  async function registryFor(req: FastifyRequest, name: string) {
-    const principal = await caller(ctx, req);
-    const registry = await store.getRegistry(name);
-    const visible = await authorizer.visibleRegistries(principal);
-    if (!registry || (visible !== 'all' && !visible.has(name))) throw notFound(`registry ${name}`);
-    return { principal, registry, admin: await authorizer.isRegistryAdmin(principal, name) };
-  }
-
-  /** The repository, if the caller may pull it (404 otherwise), and may take `action` on it (403 otherwise, audited). */
-  async function repositoryFor(req: FastifyRequest, action: Action) {
-    const params = req.params as RepoParams;
-    const { principal, registry, admin } = await registryFor(req, params.registry);
-    const repo = await listing().resolve(registry.name, params.repo);
-    const may = async (a: Action, r: RepositoryRef) => admin || (await authorizer.can(principal, a, r.name));
-    if (!repo || !(await may('pull', repo))) throw notFound(`repository ${params.repo} in registry ${registry.name}`);
-    if (action !== 'pull' && !(await may(action, repo))) {
-      await deny(req, principal, registry.name, repo.name, action);
-      throw forbidden(`this needs the ${action} permission on ${repo.name}`);
-    }
-    return { principal, registry: registry.name, repo, path: pathInRegistry(registry.name, repo.name) };
-  }
-
-  const deny = (req: FastifyRequest, principal: Principal, registry: string, resource: string, action: Action) =>
-    audit(ctx, req, principal, { action: 'api.denied', outcome: 'denied', registry, resource, reason: `${action} required: ${req.method} ${req.routeOptions.url ?? ''}` });
+  const { registryFor, repositoryFor } = repositoryAccess(ctx);
 
   api.get('/registries/:registry/repositoriesV2', doc({ summary: 'List the repositories the caller may pull, with sizes and latest manifest', tags: ['Repositories'], description: '`page_token` (from `links.pages.next`) pages by name, stable while repositories come and go.', query: repositoriesQuery, responses: { '200': '`{repositories, links, meta}`.', '404': 'No such registry.' } }), async (req) => {
     const q = repositoriesQuery.parse(req.query);
@@ -114,9 +85,10 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
     const q = pageQuery.parse(req.query);
     const { registry, repo, path } = await repositoryFor(req, 'pull');
     const page = await listing().tags(repo, q.per_page, (q.page - 1) * q.per_page);
+    const scans = await scanSummariesOf(ctx, page.items.map((t) => t.manifest.digest));
     const tags = page.items.map((t) => {
       const m = manifestView(registry, path, t.manifest);
-      return { registry_name: registry, repository: path, tag: t.tag, manifest_digest: m.digest, compressed_size_bytes: m.compressed_size_bytes, size_bytes: m.size_bytes, updated_at: iso(t.updatedAt) };
+      return { registry_name: registry, repository: path, tag: t.tag, manifest_digest: m.digest, compressed_size_bytes: m.compressed_size_bytes, size_bytes: m.size_bytes, updated_at: iso(t.updatedAt), vulnerabilities: scans(m.digest) };
     });
     return { tags, links: pageLinks(`/api/v2/registries/${registry}/repositories/${encodeURIComponent(path)}/tags`, q, page.total), meta: { total: page.total } };
   });
@@ -125,7 +97,8 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
     const q = pageQuery.parse(req.query);
     const { registry, repo, path } = await repositoryFor(req, 'pull');
     const page = await listing().manifests(repo, q.per_page, (q.page - 1) * q.per_page);
-    const manifests = page.items.map((m) => manifestView(registry, path, m));
+    const scans = await scanSummariesOf(ctx, page.items.map((m) => m.digest));
+    const manifests = page.items.map((m) => ({ ...manifestView(registry, path, m), vulnerabilities: scans(m.digest) }));
     return { manifests, links: pageLinks(`/api/v2/registries/${registry}/repositories/${encodeURIComponent(path)}/digests`, q, page.total), meta: { total: page.total } };
   });
 

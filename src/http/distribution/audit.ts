@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuditEntry } from '../../auth/audit-log.js';
 import { isDigestLike } from '../../oci/digest.js';
+import { RegistryError } from '../../oci/errors.js';
 import { registryOf } from '../../oci/name.js';
 import type { DistributionRoute } from './route.js';
 
@@ -38,4 +39,18 @@ export function auditOf(route: DistributionRoute, req: FastifyRequest): Omit<Aud
     default:
       return undefined;
   }
+}
+
+/** A pull refused by the registry's vulnerability policy: audited, though reads are not. */
+export function policyDenialOf(route: DistributionRoute, err: unknown): Omit<AuditEntry, 'outcome'> | undefined {
+  if (route.kind !== 'manifest' || !(err instanceof RegistryError) || err.code !== 'DENIED') return undefined;
+  const detail = err.detail as { policy?: string; findings?: unknown[] } | undefined;
+  if (detail?.policy !== 'vulnerability') return undefined;
+  return {
+    action: 'pull.blocked',
+    registry: registryOf(route.name as never),
+    resource: `${route.name}:${route.reference}`,
+    reason: err.message.slice(0, 1000),
+    detail: { findings: detail.findings ?? [] },
+  };
 }

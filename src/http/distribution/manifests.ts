@@ -1,12 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_MANIFEST_BYTES, tooLarge } from '../../core/manifests.js';
 import type { Registry } from '../../core/registry.js';
-import type { RepoName } from '../../oci/name.js';
+import { registryOf, type RepoName } from '../../oci/name.js';
 import { header, readSmallBody } from './headers.js';
 
 /** GET/HEAD /v2/<name>/manifests/<reference>. */
 export async function getManifest(registry: Registry, name: RepoName, reference: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const manifest = await registry.manifests.get(name, reference);
+  // A registry's vulnerability policy refuses pulls (GET), not HEAD: a HEAD transfers nothing to run.
+  if (req.method === 'GET') await registry.scanning?.pullPolicy.check(registryOf(name), name, manifest.digest);
   // Berth keeps one representation of each manifest (no schema 1 down-conversion), so
   // negotiation could only choose between serving it and refusing. It always serves it,
   // with its true Content-Type: clients such as docker 20.10's `docker manifest` omit the

@@ -6,7 +6,7 @@ import { RegistryError } from '../../oci/errors.js';
 import type { RepoName } from '../../oci/name.js';
 import { sourceOf } from '../request-principal.js';
 import { enforce, requirementOf } from './access.js';
-import { auditOf } from './audit.js';
+import { auditOf, policyDenialOf } from './audit.js';
 import { deleteBlob, getBlob } from './blobs.js';
 import { getCatalog, getReferrers, getTags } from './listings.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
@@ -102,6 +102,8 @@ export function registerDistributionRoutes(app: FastifyInstance, registry: Regis
       await handler(req, reply);
     } catch (err) {
       if (audit) await access.audit.record(principal, sourceOf(req), { ...audit, outcome: 'failure', reason: err instanceof RegistryError ? err.code : 'error' });
+      const blocked = policyDenialOf(route, err);
+      if (blocked) await access.audit.record(principal, sourceOf(req), { ...blocked, outcome: 'denied' });
       throw err;
     }
     if (audit) {

@@ -1,3 +1,4 @@
+import type { ScanTables } from './scan-schema.js';
 import type { Generated } from 'kysely';
 
 /** Table types for the kysely query layer. Times are epoch milliseconds. */
@@ -225,7 +226,46 @@ export interface BlobClaimsTable {
   expires_at: number;
 }
 
-export interface Database {
+export interface VulndbRecordsTable {
+  /** The OSV id (`GHSA-…`, `GO-2024-1234`). */
+  id: string;
+  /** `modified` as the record writes it. */
+  modified: string;
+  withdrawn: string | null;
+  /** sha256 of `body`. */
+  content_hash: string;
+  /** The record's JSON. */
+  body: string;
+  /** The source that last wrote it. */
+  source: string;
+  updated_at: number;
+}
+
+export interface VulndbPackagesTable {
+  /** With the release suffix (`Debian:12`), as matching compares it. */
+  ecosystem: string;
+  /** Normalised as the ecosystem compares names. */
+  package: string;
+  record_id: string;
+  /** Without the suffix (`Debian`). */
+  ecosystem_base: string;
+}
+
+export interface VulndbSourcesTable {
+  name: string;
+  imported_at: number;
+  record_count: number;
+  latest_modified: string | null;
+}
+
+export interface VulndbStateTable {
+  /** Always 1. */
+  id: number;
+  generation: number;
+  changed_at: number | null;
+}
+
+export interface Database extends ScanTables {
   registries: RegistriesTable;
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -249,4 +289,8 @@ export interface Database {
   login_failures: LoginFailuresTable;
   jobs: JobsTable;
   blob_claims: BlobClaimsTable;
+  vulndb_records: VulndbRecordsTable;
+  vulndb_packages: VulndbPackagesTable;
+  vulndb_sources: VulndbSourcesTable;
+  vulndb_state: VulndbStateTable;
 }

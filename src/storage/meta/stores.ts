@@ -6,6 +6,8 @@ import { KyselyJobStore } from './kysely-job-store.js';
 import { KyselyMetaStore } from './kysely-meta-store.js';
 import { KyselyRepositoryQueries } from './kysely-repository-queries.js';
 import { KyselyUsageStore } from './kysely-usage-store.js';
+import { KyselyVulnDbStore } from './kysely-vulndb-store.js';
+import { KyselyScanStore } from './kysely-scan-store.js';
 import type { Database } from './schema.js';
 
 /** Every store over one metadata database, whatever its dialect. */
@@ -22,6 +24,10 @@ export interface MetaStores {
   authState: KyselyAuthStateStore;
   /** The durable job queue every node's worker takes background work from. */
   jobs: KyselyJobStore;
+  /** The OSV vulnerability database the scanner matches inventories against. */
+  vulndb: KyselyVulnDbStore;
+  /** Vulnerability scans: layer inventories, findings by manifest, pull policies. */
+  scans: KyselyScanStore;
   /** Closes the database (its file, or its connection pool). */
   close(): Promise<void>;
 }
@@ -37,6 +43,8 @@ export function storesOver(db: Kysely<Database>): MetaStores {
     gc: new KyselyGcStore(db),
     authState: new KyselyAuthStateStore(db),
     jobs: new KyselyJobStore(db),
+    vulndb: new KyselyVulnDbStore(db),
+    scans: new KyselyScanStore(db),
     close: () => meta.close(),
   };
 }

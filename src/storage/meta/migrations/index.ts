@@ -4,6 +4,8 @@ import * as m002 from './002-access-control.js';
 import * as m003 from './003-registry-usage.js';
 import * as m004 from './004-shared-auth-state.js';
 import * as m005 from './005-jobs.js';
+import * as m006 from './006-vulndb.js';
+import * as m007 from './007-scans.js';
 
 /**
  * Versioned migrations, in order, for every dialect (types that differ come from
@@ -12,6 +14,6 @@ import * as m005 from './005-jobs.js';
  */
 export const migrationProvider: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '001-initial': m001, '002-access-control': m002, '003-registry-usage': m003, '004-shared-auth-state': m004, '005-jobs': m005 };
+    return { '001-initial': m001, '002-access-control': m002, '003-registry-usage': m003, '004-shared-auth-state': m004, '005-jobs': m005, '006-vulndb': m006, '007-scans': m007 };
   },
 };
