@@ -105,14 +105,13 @@ export function registerScanRoutes(api: FastifyInstance, ctx: ApiContext): void 
     return { ...access, digest: manifest.digest };
   }
 
-  const base = '/registries/:registry/repositories/:repo/digests/:digest';
-  api.get(`${base}/vulnerabilities`, doc({ summary: "A manifest's vulnerability scan: status, summary and findings", tags: ['Vulnerabilities'], description: 'For an index, `platforms` gives each platform\'s status and summary, and the summary adds them up. `packages=true` adds the whole inventory.', query: reportQuery, responses: { '200': '`{vulnerabilities}`.', '404': 'No such registry, repository or manifest.' } }), async (req) => {
+  api.get('/registries/:registry/repositories/:repo/digests/:digest/vulnerabilities', doc({ summary: "A manifest's vulnerability scan: status, summary and findings", tags: ['Vulnerabilities'], description: 'For an index, `platforms` gives each platform\'s status and summary, and the summary adds them up. `packages=true` adds the whole inventory.', query: reportQuery, responses: { '200': '`{vulnerabilities}`.', '404': 'No such registry, repository or manifest.' } }), async (req) => {
     const q = reportQuery.parse(req.query);
     const { digest } = await manifestFor(req, 'pull');
     return { vulnerabilities: reportView(digest, await scanning().scanner.report(digest), q.packages === 'true') };
   });
 
-  api.get(`${base}/sbom`, doc({ summary: "A manifest's SBOM (CycloneDX 1.5 or SPDX 2.3 JSON)", tags: ['Vulnerabilities'], query: sbomQuery, produces: 'application/vnd.cyclonedx+json', responses: { '200': 'The SBOM document.', '400': 'Unknown format.', '404': 'No such registry, repository or manifest.', '409': 'The scan is not complete.', '422': 'An index: ask for one of its platforms.' } }), async (req, reply) => {
+  api.get('/registries/:registry/repositories/:repo/digests/:digest/sbom', doc({ summary: "A manifest's SBOM (CycloneDX 1.5 or SPDX 2.3 JSON)", tags: ['Vulnerabilities'], query: sbomQuery, produces: 'application/vnd.cyclonedx+json', responses: { '200': 'The SBOM document.', '400': 'Unknown format.', '404': 'No such registry, repository or manifest.', '409': 'The scan is not complete.', '422': 'An index: ask for one of its platforms.' } }), async (req, reply) => {
     const q = sbomQuery.parse(req.query);
     const { registry, path, digest } = await manifestFor(req, 'pull');
     const report = await scanning().scanner.report(digest);
@@ -132,7 +131,7 @@ export function registerScanRoutes(api: FastifyInstance, ctx: ApiContext): void 
     return sbom;
   });
 
-  api.post(`${base}/scan`, doc({ summary: 'Scan a manifest again (needs push)', tags: ['Vulnerabilities'], responses: { '202': '`{vulnerabilities}`, queued.', '403': 'No push permission.', '404': 'No such registry, repository or manifest.' } }), async (req, reply) => {
+  api.post('/registries/:registry/repositories/:repo/digests/:digest/scan', doc({ summary: 'Scan a manifest again (needs push)', tags: ['Vulnerabilities'], responses: { '202': '`{vulnerabilities}`, queued.', '403': 'No push permission.', '404': 'No such registry, repository or manifest.' } }), async (req, reply) => {
     const { principal, registry, repo, digest } = await manifestFor(req, 'push');
     const { scanner } = scanning();
     await scanner.queue(repo.name as RepoName, digest, true);
