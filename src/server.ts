@@ -14,6 +14,7 @@ import { AccessControl } from './auth/access-control.js';
 import { JobWorker } from './jobs/worker.js';
 import { ensureAdminUser } from './auth/bootstrap.js';
 import { startScanning } from './scan/start-scanning.js';
+import { startWebhooks } from './events/start-webhooks.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -50,6 +51,7 @@ export async function startServer(
       blobRedirect: backends.blobRedirect,
       accounts: { store: stores.usage, tiers, pricing: config.pricing, meter },
       gc: { store: stores.gc, gracePeriodMs: config.gc.gracePeriod, logger },
+      immutableTags: stores.immutableTags,
     });
     // Runs a shutdown or crash cut short are marked failed (SQLite) or left to their job leases (PostgreSQL); on shutdown, running ones stop before the stores close.
     await registry.gc!.recover();
@@ -78,6 +80,9 @@ export async function startServer(
       registryId: async (name) => (await stores.access.getRegistry(name))?.id,
       logger,
     });
+    // After scanning: webhooks hear of its finished scans. Pushes and deletions record their events in their own transactions.
+    const webhooks = startWebhooks(config.webhooks, { registry, store: stores.webhooks, worker, audit: access.audit, logger, ownPort: splitListen(config.listen).port });
+    undo.unshift(async () => webhooks.close());
     if (!config.auth.enabled) {
       logger.warn('access control is DISABLED (auth.enabled: false): anyone who can reach this port can push, pull and delete');
     }

@@ -31,6 +31,12 @@ export class ApiError extends CliError {
   }
 }
 
+/** A request body sent as it is read (an OSV zip, JSON lines), never held in memory whole. */
+export interface StreamedBody {
+  contentType: string;
+  data: AsyncIterable<Uint8Array>;
+}
+
 export type Credentials = { kind: 'bearer'; token: string } | { kind: 'basic'; username: string; password: string };
 
 export class ApiClient {
@@ -65,13 +71,7 @@ export class ApiClient {
   /** JSON in, JSON out; an empty answer (204) comes back as undefined. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.send(method, path, body);
-    const text = await res.text();
-    if (text === '') return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new CliError(`${this.baseUrl} answered ${method} ${path} with something that is not JSON; is it a Berth server?`);
-    }
+    return parseJson<T>(await res.text(), () => `${this.baseUrl} answered ${method} ${path} with something that is not JSON; is it a Berth server?`);
   }
 
   /** The raw successful response, for streamed bodies (audit export). */
@@ -79,12 +79,28 @@ export class ApiClient {
     return this.send('GET', withQuery(path, query));
   }
 
-  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+  /** POSTs a streamed body (chunked: its length need not be known); JSON out. */
+  async upload<T>(path: string, body: StreamedBody, query?: Record<string, string | undefined>): Promise<T> {
+    const target = withQuery(path, query);
+    const res = await this.send('POST', target, undefined, body);
+    return parseJson<T>(await res.text(), () => `${this.baseUrl} answered POST ${target} with something that is not JSON; is it a Berth server?`);
+  }
+
+  private async send(method: string, path: string, body?: unknown, streamed?: StreamedBody): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json', authorization: authorization(this.credentials) };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (streamed) headers['content-type'] = streamed.contentType;
+    else if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        // Node's fetch takes an async iterable as a body (with duplex 'half'); the DOM typings do not know it.
+        body: streamed ? (streamed.data as unknown as BodyInit) : body === undefined ? undefined : JSON.stringify(body),
+        // Unless redirects are errors and there is no window, Node's fetch tees the body to replay it on a
+        // redirect, keeping every byte sent in memory: a 1 GiB import would take 1 GiB.
+        ...(streamed ? { duplex: 'half' as const, redirect: 'error' as const, window: null } : {}),
+      });
     } catch (err) {
       throw new CliError(`cannot reach ${this.baseUrl}: ${networkReason(err)}`);
     }
@@ -92,6 +108,15 @@ export class ApiClient {
     const error = await errorOf(res);
     if (res.status === 401 && this.unauthorizedHint) throw new ApiError(error.status, error.id, `${error.detail}; ${this.unauthorizedHint}`);
     throw error;
+  }
+}
+
+function parseJson<T>(text: string, notJson: () => string): T {
+  if (text === '') return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CliError(notJson());
   }
 }
 

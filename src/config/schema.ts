@@ -125,6 +125,25 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    webhooks: z
+      .object({
+        /** Let webhook URLs reach loopback, private (RFC 1918), link-local and other non-public addresses. */
+        allowPrivateTargets: z.boolean().default(false),
+        /** How long one delivery attempt may take, connection and response included. */
+        deliveryTimeout: duration.default('10s'),
+        /** Failed attempts are retried after about this long, doubling each time (with jitter)… */
+        retryBase: duration.default('10s'),
+        /** …up to this between two attempts… */
+        retryMax: duration.default('1h'),
+        /** …for this long after the first attempt. */
+        retryFor: duration.default('24h'),
+        /** An endpoint whose every attempt has failed for this long is disabled. */
+        disableAfter: duration.default('3d'),
+        /** Finished deliveries stay in the delivery log this long. */
+        keepDeliveries: duration.default('30d'),
+      })
+      .strict()
+      .default({}),
     storage: z
       .object({
         /** Where metadata lives: the embedded SQLite file in `data`, or a shared PostgreSQL for several nodes. */

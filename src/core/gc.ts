@@ -238,6 +238,7 @@ interface RunControl {
  */
 export class GarbageCollector {
   private readonly controls = new Map<string, RunControl>();
+  private readonly finishedListeners: ((run: GcRun, registryName: string) => void)[] = [];
   private readonly pruneTimer: NodeJS.Timeout;
   private queue?: GcJobQueue;
   private sweeping = false;
@@ -253,6 +254,11 @@ export class GarbageCollector {
     if (store.sharedClaims) blobs.shareClaims(store.sharedClaims);
     this.pruneTimer = setInterval(() => void this.pruneClaims().catch((err: unknown) => options.logger?.warn({ err }, 'gc: could not prune blob claims')), options.pruneEveryMs ?? 60_000);
     this.pruneTimer.unref();
+  }
+
+  /** Calls `listener` when a run this node carried out has finished (succeeded, failed or cancelled) and is recorded so. */
+  onFinished(listener: (run: GcRun, registryName: string) => void): void {
+    this.finishedListeners.push(listener);
   }
 
   /** Runs this node's share of the runs: its worker takes runs started on any node. */
@@ -425,6 +431,14 @@ export class GarbageCollector {
     // Should this fail, the job fails and is retried: the run is carried out again.
     await this.store.updateRun(run.id, { ...final, ...pass.tally, updatedAt: this.now() }, 'unfinished', control.owner);
     this.options.logger?.info({ gc: run.id, registry: registryName, type: run.type, dryRun: run.dryRun, ...final, ...pass.tally, durationMs: Date.now() - started }, 'gc: run finished');
+    const finished: GcRun = { ...run, ...final, error: final.error ?? null, ...pass.tally, updatedAt: this.now() };
+    for (const listener of this.finishedListeners) {
+      try {
+        listener(finished, registryName);
+      } catch (err) {
+        this.options.logger?.warn({ err, gc: run.id }, 'gc: a run-finished listener failed');
+      }
+    }
   }
 
   /** Throws Stopped when the run must stop: cancelled (here, or in the database by any node), shutting down, or no longer this node's. */

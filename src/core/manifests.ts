@@ -4,8 +4,10 @@ import { parseManifest, type Descriptor } from '../oci/manifest/parse.js';
 import { isNonDistributable } from '../oci/media-types.js';
 import { parseTag, type RepoName } from '../oci/name.js';
 import type { ManifestRecord, MetaStore } from '../storage/meta/meta-store.js';
+import type { ImmutableTags } from './immutable-tags.js';
 import { NO_QUOTA, type Quota } from './quota.js';
 import type { ReadCache } from './read-cache.js';
+import type { Actor, ChangeRecorder, PullRequest } from './registry-events.js';
 import { ensureRepository, requireRepository } from './repositories.js';
 
 /** Manifests above this size are refused with 413, as the spec allows (Distribution uses the same limit). */
@@ -33,6 +35,11 @@ export interface ManifestPushed {
 
 export class Manifests {
   private readonly pushListeners: ((event: ManifestPushed) => Promise<void>)[] = [];
+  private readonly pullListeners: ((repository: RepoName, manifest: ManifestRecord, request?: PullRequest) => void)[] = [];
+  /** Rules that make tags immutable; set by the Registry when it has the store. */
+  immutableTags?: ImmutableTags;
+  /** Records pushes and deletions in their own transactions (webhooks); set by the composition root. */
+  recordChange?: ChangeRecorder;
 
   constructor(
     private readonly meta: MetaStore,
@@ -48,6 +55,16 @@ export class Manifests {
    */
   onPushed(listener: (event: ManifestPushed) => Promise<void>): void {
     this.pushListeners.push(listener);
+  }
+
+  /** Calls `listener` on every pull (a GET that served the manifest; a HEAD is not a pull). It must be quick and not throw. */
+  onPulled(listener: (repository: RepoName, manifest: ManifestRecord, request?: PullRequest) => void): void {
+    this.pullListeners.push(listener);
+  }
+
+  /** The HTTP layer served `manifest` to a GET. */
+  pulled(repository: RepoName, manifest: ManifestRecord, request?: PullRequest): void {
+    for (const listener of this.pullListeners) listener(repository, manifest, request);
   }
 
   async get(name: RepoName, reference: string): Promise<ManifestRecord> {
@@ -70,7 +87,7 @@ export class Manifests {
    * Validates and stores a manifest, in one metadata transaction: every blob
    * and child manifest it names must already be in the repository.
    */
-  async put(name: RepoName, reference: string, body: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+  async put(name: RepoName, reference: string, body: Buffer, contentType: string | undefined, actor?: Actor): Promise<PutManifestResult> {
     if (body.length > MAX_MANIFEST_BYTES) throw tooLarge(body.length);
     const ref = parseReference(reference);
     const parsed = parseManifest(body, contentType);
@@ -84,6 +101,7 @@ export class Manifests {
     const blobs = parsed.blobs.filter((d) => !isNonDistributable(d.mediaType));
 
     const quota = this.quota ? await this.quota.forPush(name) : NO_QUOTA;
+    const immutable = 'tag' in ref && this.immutableTags ? { check: this.immutableTags, rules: await this.immutableTags.rulesFor(name) } : undefined;
     this.cache?.invalidate(name);
     await quota.newRepository(name, () => this.meta.transaction(async (tx) => {
       const repo = await ensureRepository(tx, name);
@@ -102,7 +120,14 @@ export class Manifests {
         blobDigests: blobs.map((d) => d.digest),
         childDigests: parsed.children.map((d) => d.digest),
       }));
-      if ('tag' in ref) await tx.setTag(repo.id, ref.tag, id);
+      if ('tag' in ref) {
+        if (immutable && immutable.rules.length > 0) {
+          const current = await tx.getManifestByTag(repo.id, ref.tag);
+          immutable.check.assertMayMove(immutable.rules, name, ref.tag, current?.digest, digest);
+        }
+        await tx.setTag(repo.id, ref.tag, id);
+      }
+      await this.recordChange?.(tx, { type: 'push', repository: name, ...('tag' in ref ? { tag: ref.tag } : {}), digest, mediaType: parsed.mediaType, size: body.length, actor });
     }));
     await this.cache?.changed(name);
     const event: ManifestPushed = { repository: name, digest, mediaType: parsed.mediaType, ...('tag' in ref ? { tag: ref.tag } : {}) };
@@ -111,13 +136,36 @@ export class Manifests {
   }
 
   /** By digest: deletes the manifest and its tags. By tag: removes only the tag. */
-  async delete(name: RepoName, reference: string): Promise<void> {
+  async delete(name: RepoName, reference: string, actor?: Actor): Promise<void> {
     const ref = parseReferenceForRead(reference);
     const repo = await requireRepository(this.meta, name);
+    const rules = this.immutableTags ? await this.immutableTags.rulesFor(name) : [];
     this.cache?.invalidate(name);
-    const deleted = await this.meta.transaction((tx) => ('tag' in ref ? tx.deleteTag(repo.id, ref.tag) : tx.deleteManifest(repo.id, ref.digest)));
+    const deleted = await this.meta.transaction(async (tx) => {
+      if (rules.length > 0) {
+        const tags = 'tag' in ref ? ((await tx.getManifestByTag(repo.id, ref.tag)) ? [ref.tag] : []) : await tx.tagsOfManifest(repo.id, ref.digest);
+        this.immutableTags!.assertMayDelete(rules, name, tags, 'tag' in ref ? `tag ${ref.tag}` : `manifest ${ref.digest}`);
+      }
+      return this.deleteRecorded(tx, repo.id, name, ref, actor);
+    });
     await this.cache?.changed(name);
     if (!deleted) throw unknownManifest(name, reference);
+  }
+
+  /** Deletes a tag, or a manifest and its tags, in `tx`; records the change there when changes are recorded. */
+  private async deleteRecorded(tx: MetaStore, repositoryId: number, name: RepoName, ref: Reference, actor: Actor | undefined): Promise<boolean> {
+    const record = this.recordChange;
+    if ('tag' in ref) {
+      const tagged = record ? await tx.getManifestByTag(repositoryId, ref.tag) : undefined;
+      if (!(await tx.deleteTag(repositoryId, ref.tag))) return false;
+      if (record && tagged) await record(tx, { type: 'tag.deleted', repository: name, tag: ref.tag, digest: tagged.digest, actor });
+      return true;
+    }
+    const manifest = record ? await tx.getManifestByDigest(repositoryId, ref.digest) : undefined;
+    const tags = manifest ? await tx.tagsOfManifest(repositoryId, ref.digest) : [];
+    if (!(await tx.deleteManifest(repositoryId, ref.digest))) return false;
+    if (record && manifest) await record(tx, { type: 'manifest.deleted', repository: name, digest: ref.digest, mediaType: manifest.mediaType, tags, actor });
+    return true;
   }
 }
 

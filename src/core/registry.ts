@@ -6,9 +6,11 @@ import { Blobs } from './blobs.js';
 import { GarbageCollector, type GcLogger, type GcStore } from './gc.js';
 import { ClaimingBlobStore } from './gc-claims.js';
 import { Manifests } from './manifests.js';
+import { ImmutableTags, type ImmutableTagStore } from './immutable-tags.js';
 import type { Scanner } from '../scan/scanner.js';
 import type { PullPolicy } from '../scan/pull-policy.js';
 import type { VulnDbStore } from '../scan/osv/vulndb-store.js';
+import type { Retention } from '../events/retention/retention.js';
 import { Quota } from './quota.js';
 import type { TierCatalog } from './tiers.js';
 import type { TransferMeter } from './transfer-meter.js';
@@ -28,6 +30,8 @@ export interface RegistryOptions {
   blobRedirect?: (digest: string) => Promise<string>;
   /** Tiers, quotas and usage; without them nothing is limited or metered. */
   accounts?: { store: UsageStore; tiers: TierCatalog; pricing: Pricing; meter: TransferMeter };
+  /** Rules making tags immutable; without them every tag may move. */
+  immutableTags?: ImmutableTagStore;
   /** Online garbage collection over the same stores; without it there is none. */
   gc?: { store: GcStore; gracePeriodMs: number; logger?: GcLogger };
 }
@@ -43,9 +47,13 @@ export class Registry {
   readonly manifests: Manifests;
   readonly accounts?: RegistryAccounts;
   readonly gc?: GarbageCollector;
+  readonly immutableTags?: ImmutableTags;
+  readonly immutableTagStore?: ImmutableTagStore;
   readonly blobRedirect?: (digest: string) => Promise<string>;
   /** Vulnerability scanning and the pull policy on its results; set by the composition root when scanning is on. */
   scanning?: { scanner: Scanner; pullPolicy: PullPolicy; vulndb: VulnDbStore };
+  /** Retention policies and their runs; set by the composition root. */
+  retention?: Retention;
   private readonly cache?: ReadCache<unknown>;
 
   constructor(
@@ -66,6 +74,8 @@ export class Registry {
     if (a && quota) this.accounts = { ...a, quota, usage: new UsageReports(a.store, a.tiers, a.pricing, a.meter) };
     this.uploads = new Uploads(meta, blobStore, quota);
     this.manifests = new Manifests(meta, cache as ReadCache<ManifestRecord> | undefined, quota);
+    if (options.immutableTags) this.immutableTags = this.manifests.immutableTags = new ImmutableTags(options.immutableTags);
+    this.immutableTagStore = options.immutableTags;
     if (claiming && options.gc) this.gc = new GarbageCollector(options.gc.store, claiming, { ...options.gc, invalidate: (name) => this.invalidateRepository(name), changed: (name) => this.repositoryChanged(name) });
   }
 

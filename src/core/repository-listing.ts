@@ -2,6 +2,8 @@ import type { Digest } from '../oci/digest.js';
 import { parseManifest } from '../oci/manifest/parse.js';
 import { isIndexMediaType, isNonDistributable } from '../oci/media-types.js';
 import { DEFAULT_REGISTRY, parseRepoName, registryOf, type RepoName } from '../oci/name.js';
+import type { MetaStore } from '../storage/meta/meta-store.js';
+import type { Actor } from './registry-events.js';
 import type { Registry } from './registry.js';
 import { requireRepository } from './repositories.js';
 
@@ -55,9 +57,10 @@ export interface RepositoryQueries {
   /**
    * Deletes the repository, its manifests, tags, blob links and upload records in one
    * transaction, through the same storage accounting as single deletes. Returns the ids
-   * of the uploads whose staging files are now orphaned.
+   * of the uploads whose staging files are now orphaned. `within` runs last in that
+   * transaction (it records the change).
    */
-  deleteRepository(repositoryId: number): Promise<{ manifests: number; blobs: number; uploads: string[] }>;
+  deleteRepository(repositoryId: number, within?: (tx: MetaStore, removed: { manifests: number; blobs: number }) => Promise<void>): Promise<{ manifests: number; blobs: number; uploads: string[] }>;
 }
 
 export interface BlobSize {
@@ -137,14 +140,28 @@ export class RepositoryListing {
     return { total: page.total, items: await this.measure(repo.id, page.items) };
   }
 
-  async deleteRepository(name: RepoName): Promise<{ manifests: number; blobs: number }> {
+  async deleteRepository(name: RepoName, actor?: Actor): Promise<{ manifests: number; blobs: number }> {
     const repo = await requireRepository(this.registry.meta, name);
+    await this.assertNoImmutableTags(name, repo.id);
     // Before and after, like Manifests: a read racing the delete must not cache what it removed.
     this.registry.invalidateRepository(name);
-    const removed = await this.queries.deleteRepository(repo.id);
+    // Recorded in the deleting transaction, as Manifests records its changes.
+    const record = this.registry.manifests.recordChange;
+    const removed = await this.queries.deleteRepository(repo.id, record && ((tx, counts) => record(tx, { type: 'repository.deleted', repository: name, ...counts, actor })));
     await this.registry.repositoryChanged(name);
     for (const id of removed.uploads) await this.registry.blobStore.deleteUpload(id).catch(() => undefined);
     return { manifests: removed.manifests, blobs: removed.blobs };
+  }
+
+  /** A repository holding an immutable tag cannot be deleted: that would delete the tag. */
+  private async assertNoImmutableTags(name: RepoName, repositoryId: number): Promise<void> {
+    const immutable = this.registry.immutableTags;
+    if (!immutable) return;
+    const rules = await immutable.rulesFor(name);
+    if (rules.length === 0) return;
+    for (let last: string | undefined, page: string[]; (page = await this.registry.meta.listTags(repositoryId, 1000, last)).length > 0; last = page[page.length - 1]) {
+      immutable.assertMayDelete(rules, name, page, `repository ${name}`);
+    }
   }
 
   /**

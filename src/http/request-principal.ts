@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { AccessControl } from '../auth/access-control.js';
 import { AuthenticationError } from '../auth/authenticator.js';
-import type { Principal } from '../auth/principal.js';
+import { principalName, type Principal } from '../auth/principal.js';
+import type { Actor } from '../core/registry-events.js';
 
 const principals = new WeakMap<FastifyRequest, Principal>();
 
@@ -23,6 +24,11 @@ export async function principalOf(req: FastifyRequest, access: AccessControl): P
   const principal = access.options.enabled ? await access.authenticator.fromHeader(header, sourceOf(req)) : UNRESTRICTED;
   principals.set(req, principal);
   return principal;
+}
+
+/** Who makes a change, as events name them: the principal, and the host the client addressed (for pull references). */
+export function actorOf(req: FastifyRequest, principal: Principal): Actor {
+  return { name: principalName(principal), host: req.host };
 }
 
 export { AuthenticationError };

@@ -17,6 +17,8 @@ export const REMATCH_JOB = 'scan.rematch';
 export interface ScanJobPayload {
   repository: string;
   digest: string;
+  /** A rescan: an index passes it on to its platforms, so they are scanned again too. */
+  force?: boolean;
 }
 
 /** Emitted once per finished scan of an image or index (the webhook work subscribes). */
@@ -72,7 +74,7 @@ export class Scanner {
   /** Queues a scan of a pushed manifest; one already scanned is left alone unless `force` (a rescan). */
   async queue(repository: string, digest: string, force = false): Promise<boolean> {
     if (!(await this.deps.scans.markQueued(digest, this.now(), force))) return false;
-    await this.deps.enqueue(SCAN_JOB, { repository, digest } satisfies ScanJobPayload, `scan:${digest}`);
+    await this.deps.enqueue(SCAN_JOB, { repository, digest, ...(force ? { force } : {}) } satisfies ScanJobPayload, `scan:${digest}`);
     return true;
   }
 
@@ -85,9 +87,14 @@ export class Scanner {
     return this.deps.scans.setPolicy(registryId, policy, this.now());
   }
 
-  /** Queues a pass that matches every stored inventory again (after the database changed). */
+  /**
+   * Queues a pass that matches every stored inventory again (after the database
+   * changed). One per database generation: a change while a pass runs gets a pass
+   * of its own, and asking twice for the same generation queues one.
+   */
   async queueRematch(): Promise<void> {
-    await this.deps.enqueue(REMATCH_JOB, {}, REMATCH_JOB);
+    const generation = await this.deps.vulndb.generation();
+    await this.deps.enqueue(REMATCH_JOB, { generation }, `${REMATCH_JOB}@${generation}`);
   }
 
   /** The job: scans one manifest. Throws to be retried (a store or blob read failed). */
@@ -101,15 +108,17 @@ export class Scanner {
     }
     const started = this.now();
     await this.deps.scans.setStatus(digest, 'scanning', started);
+    // What every outcome below stores: when it was queued (kept) and started.
+    const base = { ...blankScan(digest, 'scanning', started), queuedAt: (await this.deps.scans.get(digest))?.queuedAt ?? started };
     const image = readImageManifest(manifest.mediaType, manifest.body);
     if (image.kind === 'index') {
-      for (const child of image.children) await this.queue(repository, child.digest);
-      await this.deps.scans.saveScan({ ...blankScan(digest, 'scanning', started), kind: 'index', status: 'complete', children: image.children });
+      for (const child of image.children) await this.queue(repository, child.digest, payload.force === true);
+      await this.deps.scans.saveScan({ ...base, kind: 'index', status: 'complete', children: image.children, completedAt: this.now() });
       await this.finish(repository, digest, 'complete', null);
       return;
     }
     if (image.kind === 'unsupported') {
-      await this.deps.scans.saveScan({ ...blankScan(digest, 'scanning', started), status: 'unsupported', error: image.reason });
+      await this.deps.scans.saveScan({ ...base, status: 'unsupported', error: image.reason, completedAt: this.now() });
       await this.finish(repository, digest, 'unsupported', null, image.reason);
       return;
     }
@@ -118,7 +127,7 @@ export class Scanner {
     const findings = await this.match(inventory);
     const summary = summarise(findings);
     await this.deps.scans.saveScan({
-      ...blankScan(digest, 'scanning', started),
+      ...base,
       status: 'complete',
       inventory,
       findings,
@@ -131,8 +140,7 @@ export class Scanner {
 
   /** After the attempts of a scan job are spent: the scan failed. */
   async failed(payload: ScanJobPayload, error: string): Promise<void> {
-    await this.deps.scans.setStatus(payload.digest, 'failed', this.now(), error.slice(0, 2000));
-    await this.finish(payload.repository, payload.digest, 'failed', null, error);
+    await this.finish(payload.repository, payload.digest, 'failed', null, error.slice(0, 2000));
   }
 
   /** The job: matches complete scans of an older database generation again, from their stored inventories. */

@@ -65,6 +65,8 @@ export async function startScanning(options: ScanningOptions, parts: ScanningPar
     });
   }
   const { sources, refreshInterval } = options.vulndb;
+  /** One refresh per interval slot, whichever node or restart asks for it. */
+  const refreshKey = (at: number) => `${VULNDB_REFRESH_JOB}@${Math.floor(at / refreshInterval)}`;
   if (sources.length > 0) {
     worker.handle(VULNDB_REFRESH_JOB, {
       run: (_job, context) =>
@@ -73,7 +75,8 @@ export async function startScanning(options: ScanningOptions, parts: ScanningPar
             store: parts.vulndb,
             sources,
             intervalMs: refreshInterval,
-            schedule: (runAt) => enqueue(VULNDB_REFRESH_JOB, {}, VULNDB_REFRESH_JOB, runAt),
+            // Keyed by the interval slot it falls in: the running job's own key would hand back the running job.
+            schedule: (runAt) => enqueue(VULNDB_REFRESH_JOB, {}, refreshKey(runAt), runAt),
             changed: () => scanner.queueRematch(),
             logger,
           },
@@ -81,7 +84,7 @@ export async function startScanning(options: ScanningOptions, parts: ScanningPar
         ),
     });
     // Due now unless a refresh is already queued (by this node before a restart, or by another node).
-    await enqueue(VULNDB_REFRESH_JOB, {}, VULNDB_REFRESH_JOB);
+    await enqueue(VULNDB_REFRESH_JOB, {}, refreshKey(Date.now()));
   }
   const pullPolicy = new PullPolicy({ scans: parts.scans, outcome: (digest) => scanner.findingsOf(digest), registryId: parts.registryId });
   registry.scanning = { scanner, pullPolicy, vulndb: parts.vulndb };

@@ -29,7 +29,7 @@ export interface VulnDbRefreshDeps {
   intervalMs: number;
   /** Queues the next refresh (a durable job at `runAt`, one at a time across nodes). */
   schedule(runAt: number): Promise<void>;
-  /** The database changed: match stored inventories again. */
+  /** The database may have changed: match stored inventories again (idempotent per generation). */
   changed(): Promise<void>;
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   now?: () => number;
@@ -41,7 +41,6 @@ export interface VulnDbRefreshDeps {
  * the job fails, and is retried, only when every source failed.
  */
 export async function refreshVulnDb(deps: VulnDbRefreshDeps, signal?: AbortSignal): Promise<void> {
-  const before = await deps.store.generation();
   const failures: string[] = [];
   for (const url of deps.sources) {
     try {
@@ -52,7 +51,10 @@ export async function refreshVulnDb(deps: VulnDbRefreshDeps, signal?: AbortSigna
       deps.logger?.warn({ err, source: url }, 'could not import a vulnerability database source');
     }
   }
-  if ((await deps.store.generation()) !== before) await deps.changed();
+  // After any import, changed or not: rematches are queued once per generation, so this costs
+  // nothing when nothing changed, and a retry after a failed `changed()` still queues the rematch
+  // the first attempt's import needed (its own import then changes nothing).
+  if (failures.length < deps.sources.length) await deps.changed();
   await deps.schedule((deps.now ?? Date.now)() + deps.intervalMs);
   if (failures.length === deps.sources.length && failures.length > 0) throw new Error(`no source could be imported: ${failures.join('; ')}`);
 }

@@ -53,6 +53,7 @@ export const TAGS = {
   Audit: 'The audit log, newest first.',
   Vulnerabilities: 'Vulnerability scans of manifests, their SBOMs, and registries\' pull policies on vulnerable images.',
   'Vulnerability database': 'The OSV vulnerability records scans are matched against.',
+  'Immutable tags': 'Rules that make tags immutable: such a tag never moves and is never deleted, nor the manifest it names.',
   'Signing keys': 'The keys that sign registry tokens.',
   Meta: 'This document.',
 } as const;

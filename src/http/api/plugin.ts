@@ -15,6 +15,7 @@ import { registerTokenRoutes } from './tokens.js';
 import { registerUserRoutes } from './users.js';
 import { registerScanRoutes } from './scans.js';
 import { registerVulnDbRoutes } from './vulndb.js';
+import { registerImmutableTagRoutes } from './immutable-tags.js';
 
 const MAX_JSON_BYTES = 1024 * 1024;
 
@@ -52,6 +53,7 @@ export function registerManagementApi(app: FastifyInstance, registry: Registry, 
       registerDockerCredentialRoutes(api, ctx);
       registerScanRoutes(api, ctx);
       registerVulnDbRoutes(api, ctx);
+      registerImmutableTagRoutes(api, ctx);
     },
     { prefix: '/api/v2' },
   );

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { pathInRegistry, repositoryListingOf, type MeasuredManifest, type RepositorySummary } from '../../core/repository-listing.js';
 import { isDigestLike, parseDigest } from '../../oci/digest.js';
 import { badRequest, unprocessable } from './api-error.js';
+import { actorOf } from '../request-principal.js';
 import { audit, type ApiContext } from './context.js';
 import { repositoryAccess, type RepoParams } from './repository-access.js';
 import { scanSummariesOf } from './scans.js';
@@ -105,7 +106,7 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
   api.delete('/registries/:registry/repositories/:repo/tags/:tag', doc({ summary: 'Delete a tag (needs push)', tags: ['Repositories'], responses: { '204': 'Deleted.', '403': 'No push permission.', '404': 'No such registry, repository or tag.' } }), async (req, reply) => {
     const { principal, registry, repo } = await repositoryFor(req, 'push');
     const { tag } = req.params as { tag: string };
-    await ctx.registry.manifests.delete(repo.name, tag); // MANIFEST_UNKNOWN (404) for a tag it does not have
+    await ctx.registry.manifests.delete(repo.name, tag, actorOf(req, principal)); // MANIFEST_UNKNOWN (404) for a tag it does not have
     await audit(ctx, req, principal, { action: 'tag.delete', outcome: 'success', registry, resource: `${repo.name}:${tag}` });
     reply.code(204).send();
   });
@@ -116,14 +117,14 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
     if (!isDigestLike(raw)) throw badRequest(`${raw.slice(0, 80)} is not a digest (algorithm:hex)`);
     const { digest } = parseDigest(raw);
     const { principal, registry, repo } = await repositoryFor(req, 'delete');
-    await ctx.registry.manifests.delete(repo.name, digest);
+    await ctx.registry.manifests.delete(repo.name, digest, actorOf(req, principal));
     await audit(ctx, req, principal, { action: 'manifest.delete', outcome: 'success', registry, resource: `${repo.name}@${digest}` });
     reply.code(204).send();
   });
 
   api.delete('/registries/:registry/repositories/:repo', doc({ summary: 'Delete a repository (needs delete)', tags: ['Repositories'], responses: { '204': 'Deleted.', '403': 'No delete permission.', '404': 'No such registry or repository.' } }), async (req, reply) => {
     const { principal, registry, repo } = await repositoryFor(req, 'delete');
-    const removed = await listing().deleteRepository(repo.name);
+    const removed = await listing().deleteRepository(repo.name, actorOf(req, principal));
     await audit(ctx, req, principal, { action: 'repository.delete', outcome: 'success', registry, resource: repo.name, detail: removed });
     reply.code(204).send();
   });

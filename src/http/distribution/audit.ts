@@ -49,7 +49,7 @@ export function policyDenialOf(route: DistributionRoute, err: unknown): Omit<Aud
   return {
     action: 'pull.blocked',
     registry: registryOf(route.name as never),
-    resource: `${route.name}:${route.reference}`,
+    resource: isDigestLike(route.reference) ? `${route.name}@${route.reference}` : `${route.name}:${route.reference}`,
     reason: err.message.slice(0, 1000),
     detail: { findings: detail.findings ?? [] },
   };

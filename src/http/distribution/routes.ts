@@ -4,7 +4,7 @@ import type { Principal } from '../../auth/principal.js';
 import type { Registry } from '../../core/registry.js';
 import { RegistryError } from '../../oci/errors.js';
 import type { RepoName } from '../../oci/name.js';
-import { sourceOf } from '../request-principal.js';
+import { actorOf, sourceOf } from '../request-principal.js';
 import { enforce, requirementOf } from './access.js';
 import { auditOf, policyDenialOf } from './audit.js';
 import { deleteBlob, getBlob } from './blobs.js';
@@ -38,12 +38,12 @@ function handlersFor({ registry, access, principal }: Context, route: Distributi
     case 'referrers':
       return { GET: (req, reply) => getReferrers(registry, route.name, route.digest, req, reply) };
     case 'manifest': {
-      const get: Handler = (req, reply) => getManifest(registry, route.name, route.reference, req, reply);
+      const get: Handler = (req, reply) => getManifest(registry, route.name, route.reference, req, reply, actorOf(req, principal));
       return {
         GET: get,
         HEAD: get,
-        PUT: (req, reply) => putManifest(registry, route.name, route.reference, req, reply),
-        DELETE: (_req, reply) => deleteManifest(registry, route.name, route.reference, reply),
+        PUT: (req, reply) => putManifest(registry, route.name, route.reference, req, reply, actorOf(req, principal)),
+        DELETE: (req, reply) => deleteManifest(registry, route.name, route.reference, reply, actorOf(req, principal)),
       };
     }
     case 'blob': {

@@ -6,10 +6,12 @@ import type {
   ManifestRecord,
   MetaStore,
   NewManifest,
+  OutboxEvent,
   ReferrerRecord,
   RepositoryRecord,
   UploadRecord,
 } from './meta-store.js';
+import { recordEventIn } from './kysely-webhook-store.js';
 import type { Database } from './schema.js';
 import { runTransaction } from './transaction.js';
 
@@ -347,6 +349,18 @@ export class KyselyMetaStore implements MetaStore {
       .execute();
   }
 
+  async tagsOfManifest(repositoryId: number, digest: Digest): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('manifests as m', 'm.id', 't.manifest_id')
+      .select('t.name')
+      .where('t.repository_id', '=', repositoryId)
+      .where('m.digest', '=', digest)
+      .orderBy('t.name')
+      .execute();
+    return rows.map((r) => r.name);
+  }
+
   async deleteTag(repositoryId: number, tag: string): Promise<boolean> {
     const res = await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).executeTakeFirst();
     return Number(res.numDeletedRows) > 0;
@@ -380,6 +394,10 @@ export class KyselyMetaStore implements MetaStore {
   async registryStorage(registry: string): Promise<number> {
     const row = await this.db.selectFrom('registries').select('storage_bytes').where('name', '=', registry).executeTakeFirst();
     return row ? Number(row.storage_bytes) : 0;
+  }
+
+  async recordEvent(event: OutboxEvent): Promise<boolean> {
+    return this.transaction(async (tx) => recordEventIn((tx as KyselyMetaStore).db, event, Date.now()));
   }
 
   async ping(): Promise<void> {

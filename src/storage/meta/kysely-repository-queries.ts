@@ -3,6 +3,7 @@ import type { RepositoryQueries, RepositoryRef, RepositoryRow, ManifestRow, Slic
 import type { Digest } from '../../oci/digest.js';
 import type { RepoName } from '../../oci/name.js';
 import { KyselyMetaStore } from './kysely-meta-store.js';
+import type { MetaStore } from './meta-store.js';
 import type { Database } from './schema.js';
 import { runTransaction } from './transaction.js';
 
@@ -134,7 +135,7 @@ export class KyselyRepositoryQueries implements RepositoryQueries {
     return this.manifestRows(ids);
   }
 
-  async deleteRepository(repositoryId: number): Promise<{ manifests: number; blobs: number; uploads: string[] }> {
+  async deleteRepository(repositoryId: number, within?: (tx: MetaStore, removed: { manifests: number; blobs: number }) => Promise<void>): Promise<{ manifests: number; blobs: number; uploads: string[] }> {
     return runTransaction(this.db, async (trx) => {
       // Through the MetaStore's own deletes, so the registry's storage figure and history move as for single deletes.
       const meta = new KyselyMetaStore(trx, async () => {});
@@ -146,6 +147,7 @@ export class KyselyRepositoryQueries implements RepositoryQueries {
       await trx.deleteFrom('uploads').where('repository_id', '=', repositoryId).execute();
       await trx.deleteFrom('tags').where('repository_id', '=', repositoryId).execute();
       await trx.deleteFrom('repositories').where('id', '=', repositoryId).execute();
+      if (within) await within(meta, { manifests: manifests.length, blobs: blobs.length });
       return { manifests: manifests.length, blobs: blobs.length, uploads: uploads.map((u) => u.id) };
     });
   }

@@ -47,6 +47,21 @@ export interface NewManifest {
   childDigests: Digest[];
 }
 
+/** An event for subscribers (webhooks), kept by `recordEvent` with the change that caused it. */
+export interface OutboxEvent {
+  /** Unique (a UUID): receivers deduplicate by it. */
+  id: string;
+  /** `push`, `tag.deleted`, … (src/events/event-types.ts). */
+  type: string;
+  registry: string;
+  /** The repository it concerns; null for registry-wide events. */
+  repository: string | null;
+  /** Epoch ms. */
+  occurredAt: number;
+  /** Stored as JSON. */
+  data: Record<string, unknown>;
+}
+
 /**
  * The metadata port, shaped by what core needs. Every method runs in the
  * current transaction when called on the store handed to `transaction`.
@@ -94,6 +109,8 @@ export interface MetaStore {
 
   setTag(repositoryId: number, tag: string, manifestId: number): Promise<void>;
   deleteTag(repositoryId: number, tag: string): Promise<boolean>;
+  /** The tags naming a manifest in the repository, in lexical order. */
+  tagsOfManifest(repositoryId: number, digest: Digest): Promise<string[]>;
   /** Tags in lexical order, after `last`. */
   listTags(repositoryId: number, limit: number, last?: string): Promise<string[]>;
 
@@ -101,6 +118,13 @@ export interface MetaStore {
 
   /** Bytes a registry stores: its distinct blobs once each, plus its manifests (0 for an unknown registry). */
   registryStorage(registry: string): Promise<number>;
+
+  /**
+   * Keeps an event in the outbox, in the current transaction: it is kept exactly
+   * when the change that caused it commits. False (nothing kept) when no enabled
+   * webhook of the event's registry subscribes to its type.
+   */
+  recordEvent(event: OutboxEvent): Promise<boolean>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

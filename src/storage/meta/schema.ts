@@ -1,4 +1,7 @@
 import type { ScanTables } from './scan-schema.js';
+import type { WebhookTables } from './webhook-schema.js';
+import type { ImmutableTagTables } from './immutable-tag-schema.js';
+import type { RetentionTables } from './retention-schema.js';
 import type { Generated } from 'kysely';
 
 /** Table types for the kysely query layer. Times are epoch milliseconds. */
@@ -265,7 +268,7 @@ export interface VulndbStateTable {
   changed_at: number | null;
 }
 
-export interface Database extends ScanTables {
+export interface Database extends ScanTables, ImmutableTagTables, WebhookTables, RetentionTables {
   registries: RegistriesTable;
   repositories: RepositoriesTable;
   blobs: BlobsTable;

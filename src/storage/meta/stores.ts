@@ -8,6 +8,9 @@ import { KyselyRepositoryQueries } from './kysely-repository-queries.js';
 import { KyselyUsageStore } from './kysely-usage-store.js';
 import { KyselyVulnDbStore } from './kysely-vulndb-store.js';
 import { KyselyScanStore } from './kysely-scan-store.js';
+import { KyselyImmutableTagStore } from './kysely-immutable-tag-store.js';
+import { KyselyWebhookStore } from './kysely-webhook-store.js';
+import { KyselyRetentionStore } from './kysely-retention-store.js';
 import type { Database } from './schema.js';
 
 /** Every store over one metadata database, whatever its dialect. */
@@ -28,6 +31,12 @@ export interface MetaStores {
   vulndb: KyselyVulnDbStore;
   /** Vulnerability scans: layer inventories, findings by manifest, pull policies. */
   scans: KyselyScanStore;
+  /** Rules that make tags immutable. */
+  immutableTags: KyselyImmutableTagStore;
+  /** Webhook endpoints, the event outbox and deliveries. */
+  webhooks: KyselyWebhookStore;
+  /** Retention policies, their runs, and manifests' pull times. */
+  retention: KyselyRetentionStore;
   /** Closes the database (its file, or its connection pool). */
   close(): Promise<void>;
 }
@@ -45,6 +54,9 @@ export function storesOver(db: Kysely<Database>): MetaStores {
     jobs: new KyselyJobStore(db),
     vulndb: new KyselyVulnDbStore(db),
     scans: new KyselyScanStore(db),
+    immutableTags: new KyselyImmutableTagStore(db),
+    webhooks: new KyselyWebhookStore(db),
+    retention: new KyselyRetentionStore(db),
     close: () => meta.close(),
   };
 }

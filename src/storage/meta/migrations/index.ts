@@ -6,6 +6,9 @@ import * as m004 from './004-shared-auth-state.js';
 import * as m005 from './005-jobs.js';
 import * as m006 from './006-vulndb.js';
 import * as m007 from './007-scans.js';
+import * as m008 from './008-webhooks.js';
+import * as m009 from './009-retention.js';
+import * as m010 from './010-immutable-tags.js';
 
 /**
  * Versioned migrations, in order, for every dialect (types that differ come from
@@ -14,6 +17,6 @@ import * as m007 from './007-scans.js';
  */
 export const migrationProvider: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '001-initial': m001, '002-access-control': m002, '003-registry-usage': m003, '004-shared-auth-state': m004, '005-jobs': m005, '006-vulndb': m006, '007-scans': m007 };
+    return { '001-initial': m001, '002-access-control': m002, '003-registry-usage': m003, '004-shared-auth-state': m004, '005-jobs': m005, '006-vulndb': m006, '007-scans': m007, '008-webhooks': m008, '009-retention': m009, '010-immutable-tags': m010 };
   },
 };
