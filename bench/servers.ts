@@ -96,7 +96,8 @@ async function waitReady(server: Server, path: string, timeoutMs = 30_000): Prom
 export async function startBerth(root: string, dataDir: string, name = 'berth', backendEnv: Record<string, string> = {}): Promise<Server> {
   // Access control is off, like Distribution here (no auth configured): both serve
   // anonymous clients, so the comparison is of the registries, not of token checks.
-  return launchBerth(name, root, dataDir, { BERTH_AUTH_ENABLED: 'false', ...backendEnv });
+  // Scanning on push is off too: Distribution has none, and the bench's layers are random bytes, not filesystems.
+  return launchBerth(name, root, dataDir, { BERTH_AUTH_ENABLED: 'false', BERTH_SCAN_ON_PUSH: 'false', ...backendEnv });
 }
 
 /**
@@ -105,7 +106,7 @@ export async function startBerth(root: string, dataDir: string, name = 'berth', 
  */
 export async function startBerthWithAuth(root: string, dataDir: string): Promise<Server> {
   const credentials = newAdminCredentials();
-  const server = await launchBerth('berth-auth', root, dataDir, { BERTH_ADMIN_PASSWORD: credentials.password }, credentials);
+  const server = await launchBerth('berth-auth', root, dataDir, { BERTH_ADMIN_PASSWORD: credentials.password, BERTH_SCAN_ON_PUSH: 'false' }, credentials);
   server.credentials = credentials;
   return server;
 }
