@@ -15,6 +15,7 @@ import { JobWorker } from './jobs/worker.js';
 import { ensureAdminUser } from './auth/bootstrap.js';
 import { startScanning } from './scan/start-scanning.js';
 import { startWebhooks } from './events/start-webhooks.js';
+import { startRetention } from './events/retention/start-retention.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -83,6 +84,9 @@ export async function startServer(
     // After scanning: webhooks hear of its finished scans. Pushes and deletions record their events in their own transactions.
     const webhooks = startWebhooks(config.webhooks, { registry, store: stores.webhooks, worker, audit: access.audit, logger, ownPort: splitListen(config.listen).port });
     undo.unshift(async () => webhooks.close());
+    // Pull times are flushed every few seconds, and on shutdown before the stores close.
+    const retention = await startRetention({ registry, store: stores.retention, jobs: stores.jobs, worker, audit: access.audit, graceMs: config.gc.gracePeriod, logger });
+    undo.unshift(() => retention.pullTimes.stop());
     if (!config.auth.enabled) {
       logger.warn('access control is DISABLED (auth.enabled: false): anyone who can reach this port can push, pull and delete');
     }

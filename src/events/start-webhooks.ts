@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { Registry } from '../core/registry.js';
-import { storageLimit } from '../core/tiers.js';
 import type { JobWorker } from '../jobs/worker.js';
 import { registryOf } from '../oci/name.js';
 import { changeRecorder } from './outbox.js';
@@ -36,8 +35,8 @@ const HOUR = 3_600_000;
  * Part of the composition root: core records content changes in the outbox,
  * the node's worker fans events out and delivers them, and scans, GC runs,
  * storage thresholds and pulls are recorded as they happen (pulls only for
- * registries that subscribe to them: this node rereads which every few seconds). Call after
- * scanning has started (its scanner is hooked here).
+ * registries that subscribe to them, which this node rereads every few
+ * seconds). Call after scanning has started: its scanner is hooked here.
  */
 export function startWebhooks(options: WebhookOptions, parts: WebhookParts): { webhooks: Webhooks; close(): void } {
   const { registry, store, worker, logger } = parts;
@@ -71,8 +70,9 @@ export function startWebhooks(options: WebhookOptions, parts: WebhookParts): { w
       try {
         if (!(await webhooks.subscribed('quota.warning', name))) return;
         const tier = await accounts.quota.tierOf(name);
-        const limit = storageLimit(tier);
-        if (limit !== null) await webhooks.storageMeasured(name, tier.slug, await registry.meta.registryStorage(name), limit);
+        // The tier's included storage, whether or not it allows overage (a warning is worth more before a bill than after a refusal).
+        const included = tier.includedStorageBytes;
+        if (included !== null) await webhooks.storageMeasured(name, tier.slug, await registry.meta.registryStorage(name), included);
       } catch (err) {
         warn('a storage threshold')(err);
       }
@@ -89,8 +89,17 @@ export function startWebhooks(options: WebhookOptions, parts: WebhookParts): { w
       .prune(Date.now() - options.keepDeliveries)
       .then((n) => n.deliveries + n.events > 0 && logger.info(n, 'webhooks: pruned old deliveries and events'))
       .catch(warn('pruning the delivery log'));
+  // Soon after start (a server restarted often still prunes), then hourly.
+  const first = setTimeout(prune, 60_000);
   const timer = setInterval(prune, HOUR);
+  first.unref();
   timer.unref();
   provideWebhooks(registry, webhooks);
-  return { webhooks, close: () => clearInterval(timer) };
+  return {
+    webhooks,
+    close: () => {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+  };
 }

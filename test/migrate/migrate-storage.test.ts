@@ -49,6 +49,12 @@ async function tableCounts(schema: string): Promise<Map<string, number>> {
 }
 
 /** Waits until the bucket holds at least `count` blobs under `prefix` (failing if `run` ends first); returns how many. */
+
+/** Tables holding rows, leaving out the one row migrations seed themselves (the vulnerability database's state). */
+function copiedRows(counts: Map<string, number>): string[] {
+  return [...counts].filter(([table, n]) => n > (table === 'vulndb_state' ? 1 : 0)).map(([table, n]) => `${table}: ${n}`);
+}
+
 async function blobsInBucket(prefix: string, count: number, run?: ReturnType<typeof spawnCli>): Promise<number> {
   for (;;) {
     const blobs = [...(await bucketObjects(s3, prefix)).keys()].filter((k) => k.startsWith('blobs/')).length;
@@ -190,7 +196,7 @@ describe.skipIf(skipPostgres)('berth migrate-storage (embedded → PostgreSQL + 
     expect(objects.has(blobKey(victim))).toBe(false);
     const others = source.images.flatMap((i) => [...i.blobs.keys()]).filter((d) => d !== victim);
     for (const digest of others) expect(objects.has(blobKey(digest)), digest).toBe(true);
-    expect([...(await tableCounts(target.schema)).values()].every((n) => n === 0)).toBe(true);
+    expect(copiedRows(await tableCounts(target.schema))).toEqual([]);
 
     // The file restored (from a backup, say): the next run copies that blob and every table.
     writeFileSync(path, original);
@@ -209,7 +215,7 @@ describe.skipIf(skipPostgres)('berth migrate-storage (embedded → PostgreSQL + 
     expectExit(run, 1);
     expect(run.stdout).toMatch(new RegExp(`blob ${lost} \\(\\d+ bytes\\) is not in the bucket: its file is missing from the source`));
     expect(run.stdout).toContain('0 failed'); // nothing failed to copy: the file was never there
-    expect([...(await tableCounts(target.schema)).values()].every((n) => n === 0)).toBe(true);
+    expect(copiedRows(await tableCounts(target.schema))).toEqual([]);
   });
 
   it("refuses a target holding another installation's data, before copying anything", async () => {

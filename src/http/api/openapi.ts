@@ -54,6 +54,8 @@ export const TAGS = {
   Vulnerabilities: 'Vulnerability scans of manifests, their SBOMs, and registries\' pull policies on vulnerable images.',
   'Vulnerability database': 'The OSV vulnerability records scans are matched against.',
   'Immutable tags': 'Rules that make tags immutable: such a tag never moves and is never deleted, nor the manifest it names.',
+  Retention: "A registry's retention policies (ECR lifecycle rules plus keep rules), their dry runs, and runs that delete what they expire, for its admins.",
+  Webhooks: "A registry's webhooks: signed HTTP deliveries of its events (CloudEvents 1.0), with a delivery log. Secrets are shown once.",
   'Signing keys': 'The keys that sign registry tokens.',
   Meta: 'This document.',
 } as const;
@@ -70,6 +72,8 @@ const PARAMS: Record<string, string> = {
   team: 'A team name.',
   name: 'A robot name.',
   id: 'The id.',
+  delivery: 'A webhook delivery id.',
+  run: 'A retention run id.',
 };
 
 /** DigitalOcean's error body, as every error response carries it. */

@@ -15,7 +15,9 @@ import { registerTokenRoutes } from './tokens.js';
 import { registerUserRoutes } from './users.js';
 import { registerScanRoutes } from './scans.js';
 import { registerVulnDbRoutes } from './vulndb.js';
+import { registerWebhookRoutes } from './webhooks.js';
 import { registerImmutableTagRoutes } from './immutable-tags.js';
+import { registerRetentionRoutes } from './retention.js';
 
 const MAX_JSON_BYTES = 1024 * 1024;
 
@@ -53,7 +55,9 @@ export function registerManagementApi(app: FastifyInstance, registry: Registry, 
       registerDockerCredentialRoutes(api, ctx);
       registerScanRoutes(api, ctx);
       registerVulnDbRoutes(api, ctx);
+      registerWebhookRoutes(api, ctx);
       registerImmutableTagRoutes(api, ctx);
+      registerRetentionRoutes(api, ctx);
     },
     { prefix: '/api/v2' },
   );
