@@ -53,6 +53,7 @@ export async function startServer(
       accounts: { store: stores.usage, tiers, pricing: config.pricing, meter },
       gc: { store: stores.gc, gracePeriodMs: config.gc.gracePeriod, logger },
       immutableTags: stores.immutableTags,
+      maxConcurrentUploadBodies: config.http.maxConcurrentUploadBodies,
     });
     // Runs a shutdown or crash cut short are marked failed (SQLite) or left to their job leases (PostgreSQL); on shutdown, running ones stop before the stores close.
     await registry.gc!.recover();

@@ -59,6 +59,8 @@ export const configSchema = z
         idleTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
         shutdownGraceSeconds: z.number().int().min(0).max(3600).default(30),
         /** Load balancers (addresses or CIDRs) whose X-Forwarded-* headers are trusted; empty: none. */
+        /** Upload bodies read at once, process-wide; the rest wait unread in their sockets (bounds memory under many parallel pushes). */
+        maxConcurrentUploadBodies: z.number().int().min(1).max(10_000).default(16),
         trustedProxies: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'an IP address or CIDR, e.g. 10.0.0.0/8')).default([]),
       })
       .strict()

@@ -6,6 +6,7 @@ import { Blobs } from './blobs.js';
 import { GarbageCollector, type GcLogger, type GcStore } from './gc.js';
 import { ClaimingBlobStore } from './gc-claims.js';
 import { Manifests } from './manifests.js';
+import { BodySlots } from './body-slots.js';
 import { ImmutableTags, type ImmutableTagStore } from './immutable-tags.js';
 import type { Scanner } from '../scan/scanner.js';
 import type { PullPolicy } from '../scan/pull-policy.js';
@@ -30,6 +31,8 @@ export interface RegistryOptions {
   blobRedirect?: (digest: string) => Promise<string>;
   /** Tiers, quotas and usage; without them nothing is limited or metered. */
   accounts?: { store: UsageStore; tiers: TierCatalog; pricing: Pricing; meter: TransferMeter };
+  /** Upload bodies read at once, process-wide (default 16). */
+  maxConcurrentUploadBodies?: number;
   /** Rules making tags immutable; without them every tag may move. */
   immutableTags?: ImmutableTagStore;
   /** Online garbage collection over the same stores; without it there is none. */
@@ -72,7 +75,7 @@ export class Registry {
     const a = options.accounts;
     const quota = a ? new Quota(meta, a.store, a.tiers) : undefined;
     if (a && quota) this.accounts = { ...a, quota, usage: new UsageReports(a.store, a.tiers, a.pricing, a.meter) };
-    this.uploads = new Uploads(meta, blobStore, quota);
+    this.uploads = new Uploads(meta, blobStore, quota, new BodySlots(options.maxConcurrentUploadBodies ?? 16));
     this.manifests = new Manifests(meta, cache as ReadCache<ManifestRecord> | undefined, quota);
     if (options.immutableTags) this.immutableTags = this.manifests.immutableTags = new ImmutableTags(options.immutableTags);
     this.immutableTagStore = options.immutableTags;

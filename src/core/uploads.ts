@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { createDigester, digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import type { RepoName } from '../oci/name.js';
+import type { BodySlots } from './body-slots.js';
 import type { BlobStore } from '../storage/blob/blob-store.js';
 import type { MetaStore, UploadRecord } from '../storage/meta/meta-store.js';
 import { HashingStream } from './hashing-stream.js';
@@ -41,6 +42,8 @@ export class Uploads {
     private readonly meta: MetaStore,
     private readonly store: BlobStore,
     private readonly quota?: Quota,
+    /** Bounds the upload bodies read at once (see BodySlots); unbounded without it. */
+    private readonly bodySlots?: BodySlots,
   ) {}
 
   async start(name: RepoName, quota?: PushQuota): Promise<UploadStatus> {
@@ -229,6 +232,7 @@ export class Uploads {
     chunk.body.once('error', abort).once('close', abort);
     // The client may have hung up while this request waited on the stores: 'close' has fired already.
     if (chunk.body.destroyed) abort();
+    await this.bodySlots?.acquire();
     try {
       await this.store.writeUpload(upload.id, upload.size, chunk.body.pipe(hashing));
       if (failure) throw failure;
@@ -237,6 +241,8 @@ export class Uploads {
       state.size = upload.size;
       chunk.body.resume();
       throw failure ?? err;
+    } finally {
+      this.bodySlots?.release();
     }
     const size = upload.size + hashing.bytes;
     state.size = size;
