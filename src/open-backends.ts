@@ -8,11 +8,9 @@ import type { Config } from './config/schema.js';
 import type { ChangeFeed } from './core/change-feed.js';
 import type { BlobStore } from './storage/blob/blob-store.js';
 import { FilesystemBlobStore } from './storage/blob/filesystem/filesystem-blob-store.js';
-import { S3BlobStore } from './storage/blob/s3/s3-blob-store.js';
 import type { S3BlobStoreOptions } from './storage/blob/s3/s3-options.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
-import { openPostgresStores, type PostgresOptions } from './storage/meta/postgres/open-postgres.js';
-import { PgChangeFeed } from './storage/meta/postgres/pg-change-feed.js';
+import type { PostgresOptions } from './storage/meta/postgres/open-postgres.js';
 import { openSqliteStores } from './storage/meta/sqlite/open-sqlite.js';
 import type { MetaStores } from './storage/meta/stores.js';
 
@@ -45,6 +43,8 @@ export async function openBackends(config: Config, logger: Logger): Promise<Back
     let blobStore: BlobStore;
     let blobRedirect: Backends['blobRedirect'];
     if (storage.blobs === 's3') {
+      // Loaded only when configured: the AWS SDK and pg cost the embedded default ~10 MiB of memory for nothing.
+      const { S3BlobStore } = await import('./storage/blob/s3/s3-blob-store.js');
       const s3 = new S3BlobStore(s3StoreOptions(config));
       undo.unshift(async () => s3.client.destroy());
       await s3.ping().catch((err: Error) => {
@@ -59,8 +59,10 @@ export async function openBackends(config: Config, logger: Logger): Promise<Back
     }
 
     let stores: MetaStores;
-    let changeFeed: PgChangeFeed | undefined;
+    let changeFeed: ChangeFeed & { close(): Promise<void> } | undefined;
     if (storage.metadata === 'postgres') {
+      const { openPostgresStores } = await import('./storage/meta/postgres/open-postgres.js');
+      const { PgChangeFeed } = await import('./storage/meta/postgres/pg-change-feed.js');
       const url = storage.postgres.url!;
       stores = await openPostgresStores({
         ...postgresStoreOptions(config),
@@ -69,9 +71,10 @@ export async function openBackends(config: Config, logger: Logger): Promise<Back
         throw new Error(`cannot open PostgreSQL metadata at ${redactUrl(url)}: ${err.message}`);
       });
       undo.unshift(() => stores.close());
-      changeFeed = new PgChangeFeed({ url, schema: storage.postgres.schema, onError: (err) => logger.warn({ err }, 'change feed connection lost; reconnecting (caches are off meanwhile)') });
-      await changeFeed.start();
-      undo.unshift(() => changeFeed!.close());
+      const feed = new PgChangeFeed({ url, schema: storage.postgres.schema, onError: (err) => logger.warn({ err }, 'change feed connection lost; reconnecting (caches are off meanwhile)') });
+      await feed.start();
+      undo.unshift(() => feed.close());
+      changeFeed = feed;
     } else {
       // The embedded metadata is one process's alone: the lock stops a second one on the same directory.
       await mkdir(dataDir, { recursive: true });

@@ -1,8 +1,16 @@
-// The calculator ships one CommonJS bundle: Node's ESM loader sees only its default export.
-import cvssCalculator from 'ae-cvss-calculator';
+import { createRequire } from 'node:module';
 import type { OsvAffected, OsvRecord, OsvSeverity } from './record.js';
 
-const { Cvss2, Cvss3P0, Cvss3P1, Cvss4P0 } = cvssCalculator;
+type Calculator = typeof import('ae-cvss-calculator');
+let calculator: Calculator | undefined;
+/**
+ * The CVSS calculator (one CommonJS bundle, ~4.5 MiB in memory), loaded on the
+ * first vector scored rather than at start: a server that never imports vulnerability
+ * data never needs it.
+ */
+function cvss(): Calculator {
+  return (calculator ??= createRequire(import.meta.url)('ae-cvss-calculator') as Calculator);
+}
 
 /**
  * How bad a vulnerability is, in the buckets reports sort and filter by.
@@ -89,7 +97,7 @@ export function cvssScore(vector: string): CvssScore | undefined {
   if (!version) return undefined;
   try {
     const calculator =
-      version === '4.0' ? new Cvss4P0(v) : version === '3.1' ? new Cvss3P1(v) : version === '3.0' ? new Cvss3P0(v) : new Cvss2(v);
+      version === '4.0' ? new (cvss().Cvss4P0)(v) : version === '3.1' ? new (cvss().Cvss3P1)(v) : version === '3.0' ? new (cvss().Cvss3P0)(v) : new (cvss().Cvss2)(v);
     if (!calculator.isBaseFullyDefined()) return undefined;
     const score = calculator.calculateScores().base;
     return typeof score === 'number' && Number.isFinite(score) ? { version, vector: v, score } : undefined;
