@@ -61,6 +61,11 @@ export async function startServer(
     // One job worker per node, named afresh by every process; it stops (and hands back what it runs) before GC and the stores close.
     const worker = new JobWorker(stores.jobs, { workerId: `${hostname()}-${randomBytes(4).toString('hex')}`, logger });
     registry.gc!.attach(worker);
+    // Alone on the metadata (SQLite, locked data directory), every running job was this process's before a crash: run them again now, not after their leases expire.
+    if (backends.singleWriter) {
+      const released = await stores.jobs.releaseAllRunning();
+      if (released > 0) logger.info({ jobs: released }, 'jobs cut short by the last stop are queued again');
+    }
     worker.start();
     undo.unshift(() => worker.close());
     provideRepositoryListing(registry, stores.repositoryQueries);

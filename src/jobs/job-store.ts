@@ -56,6 +56,13 @@ export interface JobStore {
   /** Gives the job back, due now, without counting this attempt (the worker is shutting down). */
   release(id: number, workerId: string): Promise<boolean>;
   get(id: number): Promise<Job | undefined>;
+  /**
+   * Makes every running job claimable now, whoever's lease it holds; returns how many.
+   * Only for a process that is the metadata's one user (the embedded default), at start:
+   * every lease there belongs to a process that no longer runs, so waiting for them to
+   * expire would only delay the work. The cut-short attempt still counts.
+   */
+  releaseAllRunning(): Promise<number>;
   /** Deletes done and failed jobs last changed before `before`; returns how many. */
   deleteFinished(before: number): Promise<number>;
 }

@@ -144,6 +144,17 @@ for (const backend of backends) {
       expect(await jobs.claim(['work'], 'w2', 60_000)).toMatchObject({ id: job.id, attempts: 1, leaseOwner: 'w2' });
     }));
 
+    it('releaseAllRunning (a restart alone on the metadata) makes running jobs claimable at once, the cut-short attempt counted', withNodes(backend.open, async ({ a: { jobs } }) => {
+      const { job } = await jobs.enqueue('work', null, { runAt: Date.now() - 1000 });
+      const { job: waiting } = await jobs.enqueue('work', null, { runAt: Date.now() + 3_600_000 });
+      await jobs.claim(['work'], 'dead-process', 60_000);
+      expect(await jobs.claim(['work'], 'restarted', 60_000)).toBeUndefined(); // leased for a minute
+      expect(await jobs.releaseAllRunning()).toBe(1);
+      expect(await jobs.claim(['work'], 'restarted', 60_000)).toMatchObject({ id: job.id, attempts: 2, leaseOwner: 'restarted' });
+      expect(await jobs.complete(job.id, 'dead-process')).toBe(false);
+      expect(await jobs.get(waiting.id)).toMatchObject({ status: 'queued', attempts: 0 });
+    }));
+
     it('dedupe: one active job per key, even when nodes enqueue at once; a finished one no longer counts', withNodes(backend.open, async ({ a, b }) => {
       // SQLite's second connection is a test device for single statements only: its transactions would trip over the first's locks.
       const enqueuer = (i: number) => (i % 2 && backend.name === 'postgres' ? b : a);

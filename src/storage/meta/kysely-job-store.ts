@@ -83,6 +83,16 @@ export class KyselyJobStore implements JobStore {
     return row ? toJob(row) : undefined;
   }
 
+  async releaseAllRunning(): Promise<number> {
+    const now = this.now();
+    const res = await this.db
+      .updateTable('jobs')
+      .set({ status: 'queued', run_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
   async deleteFinished(before: number): Promise<number> {
     const res = await this.db.deleteFrom('jobs').where('status', 'in', ['done', 'failed']).where('updated_at', '<', before).executeTakeFirst();
     return Number(res.numDeletedRows);
