@@ -180,9 +180,12 @@ export class Scanner {
     const report = await this.report(digest);
     if (!report) return { status: 'not scanned', findings: [] };
     if (!report.platforms) return { status: report.status, findings: report.findings ?? [] };
-    const findings: Finding[] = [];
-    for (const p of report.platforms) findings.push(...((await this.deps.scans.get(p.digest))?.findings ?? []));
-    return { status: report.status, findings };
+    // The same finding on several platforms (one package built for amd64 and arm64) counts once.
+    const findings = new Map<string, Finding>();
+    for (const p of report.platforms) {
+      for (const f of (await this.deps.scans.get(p.digest))?.findings ?? []) findings.set(`${f.id}\0${f.package.ecosystem}\0${f.package.name}\0${f.package.version}`, f);
+    }
+    return { status: report.status, findings: [...findings.values()] };
   }
 
   private async inventory(image: ImageLayers): Promise<Inventory> {
