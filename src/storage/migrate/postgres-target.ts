@@ -1,6 +1,9 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Row, TableShape } from './sqlite-source.js';
 
+/** Tables whose rows a fresh schema already holds, put there by the migrations themselves. */
+const SEEDED_BY_MIGRATIONS: ReadonlySet<string> = new Set(['vulndb_state']);
+
 /**
  * First key of the advisory lock a copy holds on its target ("migr" in ASCII);
  * the second is the schema's hash. Two copies into one schema would otherwise
@@ -87,10 +90,16 @@ export class PostgresTarget {
    */
   async insert(table: TableShape, rows: Row[]): Promise<number> {
     const perStatement = Math.max(1, Math.floor(PARAMETERS_PER_STATEMENT / table.columns.length));
+    // Rows the migrations seed (the vulnerability database's state) are already there: the source's values replace them.
+    const seeded = SEEDED_BY_MIGRATIONS.has(table.name) && table.primaryKey.length > 0;
+    const others = table.columns.filter((c) => !table.primaryKey.includes(c));
+    const onConflict = seeded && others.length > 0
+      ? sql`on conflict (${ids(table.primaryKey)}) do update set ${sql.join(others.map((c) => sql`${id(c)} = excluded.${id(c)}`))}`
+      : sql`on conflict do nothing`;
     let inserted = 0;
     for (let i = 0; i < rows.length; i += perStatement) {
       const values: RawBuilder<unknown>[] = rows.slice(i, i + perStatement).map((row) => sql`(${sql.join(table.columns.map((c) => row[c] ?? null))})`);
-      const result = await sql`insert into ${id(table.name)} (${ids(table.columns)}) values ${sql.join(values)} on conflict do nothing`.execute(this.db);
+      const result = await sql`insert into ${id(table.name)} (${ids(table.columns)}) values ${sql.join(values)} ${onConflict}`.execute(this.db);
       inserted += Number(result.numAffectedRows ?? 0n);
     }
     return inserted;
