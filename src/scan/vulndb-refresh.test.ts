@@ -4,12 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sqliteStores, type MetaStoresFixture } from '../../test/support/meta-stores.js';
 import { importOsvZipFromUrl, refreshVulnDb, type VulnDbRefreshDeps } from './vulndb-refresh.js';
+import { sharedTestdata } from '../../test/support/shared-testdata.js';
 
-const NPM_SAMPLE = fileURLToPath(new URL('../../../shared/testdata/osv/npm-sample.zip', import.meta.url));
+const NPM_SAMPLE = sharedTestdata('osv', 'npm-sample.zip');
 const NPM_SAMPLE_IDS = ['GHSA-35jh-r3h4-6jhm', 'GHSA-93q8-gq69-wqmw', 'GHSA-9c47-m6qq-7p4h', 'GHSA-c2qf-rxjj-qqgw', 'GHSA-xvch-5gv4-984h'];
 
 // ---------- a real HTTP server for the sources ----------

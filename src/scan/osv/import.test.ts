@@ -2,12 +2,12 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqliteStores, type MetaStoresFixture } from '../../../test/support/meta-stores.js';
 import { importOsvDirectory, importOsvJsonLines, importOsvPath, importOsvZip } from './import.js';
+import { sharedTestdata } from '../../../test/support/shared-testdata.js';
 
-const TESTDATA = fileURLToPath(new URL('../../../../shared/testdata/osv/', import.meta.url));
+const TESTDATA = sharedTestdata('osv') + '/';
 
 const osv = (id: string, fields: Record<string, unknown> = {}) => ({
   id,

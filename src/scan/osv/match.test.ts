@@ -1,11 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { InstalledPackage, VersionScheme } from '../inventory.js';
 import { zipEntries } from './import.js';
 import { lookupKey, matchCoordinates, matchPackage, matchPackages, osvGoVersion, rangeVerdict, representativeOrder } from './match.js';
 import { parseOsvRecord, type OsvAffected, type OsvEvent, type OsvRecord } from './record.js';
+import { sharedTestdata } from '../../../test/support/shared-testdata.js';
 
-const TESTDATA = fileURLToPath(new URL('../../../../shared/testdata/osv/', import.meta.url));
+const TESTDATA = sharedTestdata('osv') + '/';
 
 async function loadZip(name: string): Promise<OsvRecord[]> {
   const records: OsvRecord[] = [];

@@ -1,12 +1,12 @@
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { zipEntries } from './import.js';
 import { parseOsvRecord, type OsvRecord } from './record.js';
 import { cvssScore, levelForLabel, levelForScore, severityOf } from './severity.js';
+import { sharedTestdata } from '../../../test/support/shared-testdata.js';
 
 /** osv.dev exports kept beside the project (never copied into it). */
-const CRATES_ZIP = fileURLToPath(new URL('../../../../shared/testdata/osv/crates.io.zip', import.meta.url));
-const NPM_ZIP = fileURLToPath(new URL('../../../../shared/testdata/osv/npm-sample.zip', import.meta.url));
+const CRATES_ZIP = sharedTestdata('osv', 'crates.io.zip');
+const NPM_ZIP = sharedTestdata('osv', 'npm-sample.zip');
 
 async function readZip(path: string): Promise<Map<string, OsvRecord>> {
   const records = new Map<string, OsvRecord>();

@@ -7,12 +7,11 @@
  * not in it. Without them the suite fails in CI and is skipped elsewhere.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compareVersions, isValidVersion, type VersionScheme } from './index.js';
+import { sharedTestdata } from '../../../test/support/shared-testdata.js';
 
-const PROJECT_ROOT = new URL('../../../', import.meta.url);
-const FIXTURE_DIR = fileURLToPath(new URL('../shared/testdata/version-order/', PROJECT_ROOT));
+const FIXTURE_DIR = sharedTestdata('version-order') + '/';
 const haveFixtures = existsSync(FIXTURE_DIR);
 const requireFixtures = process.env.CI === 'true';
 if (!haveFixtures && !requireFixtures) console.warn(`version comparators: skipping the fixture tests, ${FIXTURE_DIR} does not exist`);

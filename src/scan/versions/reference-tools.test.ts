@@ -13,17 +13,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import semver from 'semver';
 import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { compareVersions, isValidVersion, type VersionScheme } from './index.js';
+import { sharedTestdata } from '../../../test/support/shared-testdata.js';
 
 type Op = '<' | '=' | '>';
 type Pair = [string, string];
 
 const opOf = (n: number): Op => (n < 0 ? '<' : n > 0 ? '>' : '=');
 const PYTHON = '/usr/bin/python3';
-const FIXTURE_DIR = fileURLToPath(new URL('../shared/testdata/version-order/', new URL('../../../', import.meta.url)));
+const FIXTURE_DIR = sharedTestdata('version-order') + '/';
 const work = mkdtempSync(join(tmpdir(), 'berth-versions-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -1,11 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { META_BACKENDS, withStores } from '../../../test/support/meta-stores.js';
 import { importOsvZip, prepareRecord } from '../../scan/osv/import.js';
 import { parseOsvRecord, type OsvRecord } from '../../scan/osv/record.js';
 import type { PreparedRecord } from '../../scan/osv/vulndb-store.js';
+import { sharedTestdata } from '../../../test/support/shared-testdata.js';
 
-const TESTDATA = fileURLToPath(new URL('../../../../shared/testdata/osv/', import.meta.url));
+const TESTDATA = sharedTestdata('osv') + '/';
 
 function prepared(value: Record<string, unknown>): PreparedRecord {
   const parsed = parseOsvRecord({ modified: '2024-01-01T00:00:00Z', ...value });
