@@ -127,6 +127,16 @@ describe('WebhookDispatcher (SQLite, a real receiver)', () => {
     }
   };
 
+  /** The receiver answers before the worker records the outcome: the log, once no delivery is pending. */
+  const settledLog = async (hookId: string, count: number) => {
+    const deliveries = async () => (await fixture.stores.webhooks.listDeliveries(hookId, 10, 0)).deliveries;
+    await until(async () => {
+      const log = await deliveries();
+      return log.length === count && log.every((d) => d.status !== 'pending');
+    });
+    return deliveries();
+  };
+
   it('signs every delivery, and keeps each repository in order while earlier deliveries are retried', async () => {
     const { hook, secret, push } = await start();
     // The receiver fails the first three attempts at event 1 of team-a/app.
@@ -145,7 +155,7 @@ describe('WebhookDispatcher (SQLite, a real receiver)', () => {
       expect(r.headers).toMatchObject({ 'berth-event': 'push', 'berth-webhook-id': hook.id, 'content-type': 'application/cloudevents+json; charset=utf-8' });
       expect(r.body).toMatchObject({ specversion: '1.0', type: 'berth.push', source: '/registries/team-a' });
     }
-    const log = (await fixture.stores.webhooks.listDeliveries(hook.id, 10, 0)).deliveries;
+    const log = await settledLog(hook.id, 5);
     expect(log.every((d) => d.status === 'delivered')).toBe(true);
     expect(log.find((d) => d.attempts === 4)).toMatchObject({ responseStatus: 200, responseExcerpt: 'ok' });
   });
@@ -156,7 +166,7 @@ describe('WebhookDispatcher (SQLite, a real receiver)', () => {
     await push('team-a/app', 1);
     await push('team-a/app', 2);
     await until(() => received.length === 1);
-    const log = (await fixture.stores.webhooks.listDeliveries(hook.id, 10, 0)).deliveries;
+    const log = await settledLog(hook.id, 2);
     expect(log.map((d) => [d.status, d.attempts, d.responseStatus])).toEqual([
       ['delivered', 1, 200],
       ['failed', 1, 404],
@@ -196,7 +206,7 @@ describe('WebhookDispatcher (SQLite, a real receiver)', () => {
     const { hook, push, dispatcher } = await start();
     await push('team-a/app', 1);
     await until(() => received.length === 1);
-    const [delivery] = (await fixture.stores.webhooks.listDeliveries(hook.id, 10, 0)).deliveries;
+    const [delivery] = await settledLog(hook.id, 1);
     await dispatcher.deliver({ deliveryId: delivery!.id, attempt: 1 });
     expect(received).toHaveLength(1);
   });
