@@ -1,5 +1,6 @@
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import { monthOf, type TransferRow, type UsageStore } from './usage.js';
+import { WriteBehind } from './write-behind.js';
 
 export interface TransferMeterOptions {
   /** How often counted bytes are written to the store. */
@@ -13,26 +14,12 @@ export interface TransferMeterOptions {
  * bytes are counted in memory as they are sent and written to the store every
  * few seconds (and on shutdown), never once per request.
  */
-export class TransferMeter {
-  private counts = new Map<string, TransferRow>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
-
+export class TransferMeter extends WriteBehind<string, TransferRow> {
   constructor(
     private readonly store: Pick<UsageStore, 'addTransfer'>,
-    private readonly options: TransferMeterOptions,
-  ) {}
-
-  start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.options.flushIntervalMs);
-    this.timer.unref();
-  }
-
-  /** Stops the timer and writes what is left. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
+    options: TransferMeterOptions,
+  ) {
+    super(options);
   }
 
   add(registry: string, bytes: number, at = Date.now()): void {
@@ -42,9 +29,9 @@ export class TransferMeter {
   private addTo(registry: string, month: string, bytes: number): void {
     if (bytes <= 0) return;
     const key = `${registry}\u0000${month}`;
-    const row = this.counts.get(key);
+    const row = this.queued.get(key);
     if (row) row.bytes += bytes;
-    else this.counts.set(key, { registry, month, bytes });
+    else this.queued.set(key, { registry, month, bytes });
   }
 
   /**
@@ -68,28 +55,20 @@ export class TransferMeter {
   /** Bytes counted but not yet written, by month. */
   pending(registry: string): Map<string, number> {
     const out = new Map<string, number>();
-    for (const row of this.counts.values()) if (row.registry === registry) out.set(row.month, (out.get(row.month) ?? 0) + row.bytes);
+    for (const row of this.queued.values()) if (row.registry === registry) out.set(row.month, (out.get(row.month) ?? 0) + row.bytes);
     return out;
   }
 
   /** Drops what was counted for a registry that is being deleted (its name may be reused). */
   forget(registry: string): void {
-    for (const [key, row] of this.counts) if (row.registry === registry) this.counts.delete(key);
+    for (const [key, row] of this.queued) if (row.registry === registry) this.queued.delete(key);
   }
 
-  /** Writes the counts; one flush at a time, and a failed one puts its bytes back. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      if (this.counts.size === 0) return;
-      const rows = [...this.counts.values()];
-      this.counts = new Map();
-      try {
-        await this.store.addTransfer(rows);
-      } catch (err) {
-        for (const row of rows) this.addTo(row.registry, row.month, row.bytes);
-        this.options.onError?.(err);
-      }
-    });
-    return this.flushing;
+  protected write(batch: Map<string, TransferRow>): Promise<void> {
+    return this.store.addTransfer([...batch.values()]);
+  }
+
+  protected restore(_key: string, row: TransferRow): void {
+    this.addTo(row.registry, row.month, row.bytes);
   }
 }

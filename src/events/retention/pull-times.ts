@@ -1,3 +1,4 @@
+import { WriteBehind } from '../../core/write-behind.js';
 import type { PullTimeStore } from './retention-store.js';
 
 export interface PullTimesOptions {
@@ -16,57 +17,35 @@ export interface PullTimesOptions {
  * shutdown; never a write per pull. A pull is recorded to the flush interval's
  * precision, which is far finer than rules counted in days need.
  */
-export class PullTimes {
-  private pending = new Map<number, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
-
+export class PullTimes extends WriteBehind<number, number> {
   constructor(
     private readonly store: PullTimeStore,
     private readonly options: PullTimesOptions,
-  ) {}
-
-  start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.options.flushIntervalMs);
-    this.timer.unref();
-  }
-
-  /** Stops the timer and writes what is left. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
+  ) {
+    super(options);
   }
 
   /** A GET served the manifest (its row id). */
   record(manifestId: number, at = Date.now()): void {
     this.note(manifestId, at);
-    if (this.pending.size >= (this.options.maxPending ?? 10_000)) void this.flush();
+    if (this.queued.size >= (this.options.maxPending ?? 10_000)) void this.flush();
   }
 
   private note(manifestId: number, at: number): void {
-    const known = this.pending.get(manifestId);
-    if (known === undefined || known < at) this.pending.set(manifestId, at);
+    const known = this.queued.get(manifestId);
+    if (known === undefined || known < at) this.queued.set(manifestId, at);
   }
 
   /** Pulls noted but not yet written. */
   get size(): number {
-    return this.pending.size;
+    return this.queued.size;
   }
 
-  /** Writes the pulls; one flush at a time, and a failed one keeps its pulls for the next. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      if (this.pending.size === 0) return;
-      const batch = this.pending;
-      this.pending = new Map();
-      try {
-        await this.store.recordPulls([...batch].map(([manifestId, at]) => ({ manifestId, at })));
-      } catch (err) {
-        for (const [manifestId, at] of batch) this.note(manifestId, at);
-        this.options.onError?.(err);
-      }
-    });
-    return this.flushing;
+  protected write(batch: Map<number, number>): Promise<void> {
+    return this.store.recordPulls([...batch].map(([manifestId, at]) => ({ manifestId, at })));
+  }
+
+  protected restore(manifestId: number, at: number): void {
+    this.note(manifestId, at);
   }
 }
