@@ -10,6 +10,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run build
 npx tsc -p tsconfig.json
+npm run typecheck -w web
 
 mkdir -p .test-tmp
 status=0
