@@ -18,6 +18,7 @@ declare -A PACKAGES=(
   [debootstrap]=debootstrap
   [go]=golang-go
   [zstd]=zstd
+  [chromium]=chromium
 )
 
 missing=()
@@ -28,6 +29,8 @@ for cmd in "${!PACKAGES[@]}"; do
 done
 # Python modules the scanner's version tests compare against (Debian's, not a virtualenv's).
 [ -d /usr/lib/python3/dist-packages/packaging ] || missing+=(python3-packaging)
+# A font, so the control panel's screenshots in headless Chromium have glyphs.
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing test clients: ${missing[*]}"

@@ -79,6 +79,7 @@ const PACKAGES: Record<string, string> = {
   containerd: 'containerd',
   ctr: 'containerd',
   busybox: 'busybox-static',
+  chromium: 'chromium',
 };
 
 /** Full path of an executable, or undefined. Absolute names are checked as they are. */

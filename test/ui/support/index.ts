@@ -1,0 +1,2 @@
+export * from './ui-env.js';
+export { EMPTY_REGISTRY, SBOM_ARTIFACT_TYPE, SEED_REGISTRY } from './seed.js';
