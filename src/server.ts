@@ -9,6 +9,7 @@ import { TierCatalog } from './core/tiers.js';
 import { TransferMeter } from './core/transfer-meter.js';
 import { provideRepositoryListing } from './core/repository-listing.js';
 import { buildApp } from './http/app.js';
+import { ControlPanel } from './http/ui/control-panel.js';
 import { openBackends } from './open-backends.js';
 import { AccessControl } from './auth/access-control.js';
 import { JobWorker } from './jobs/worker.js';
@@ -96,7 +97,9 @@ export async function startServer(
     if (!config.auth.enabled) {
       logger.warn('access control is DISABLED (auth.enabled: false): anyone who can reach this port can push, pull and delete');
     }
-    const app = buildApp(registry, access, { logger, idleTimeoutMs: config.http.idleTimeoutSeconds * 1000, trustedProxies: config.http.trustedProxies });
+    const controlPanel = config.http.controlPanel ? ControlPanel.load() : undefined;
+    if (config.http.controlPanel && !controlPanel) logger.warn('the web control panel is not built (no web/dist/index.html): run npm run build; serving the APIs only');
+    const app = buildApp(registry, access, { logger, idleTimeoutMs: config.http.idleTimeoutSeconds * 1000, trustedProxies: config.http.trustedProxies, controlPanel });
     const { host, port } = splitListen(config.listen);
     await app.listen({ host, port });
     const bound = app.server.address();

@@ -10,6 +10,7 @@ import { Authorizer } from './authorizer.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 import { KeyRing } from './key-ring.js';
 import { RegistryTokens } from './registry-tokens.js';
+import { Sessions } from './sessions.js';
 import { LoginThrottle } from './throttle.js';
 
 export interface AccessControlOptions {
@@ -21,6 +22,8 @@ export interface AccessControlOptions {
   realm?: string;
   tokenTtlSeconds: number;
   refreshTokenTtlDays: number;
+  /** Lifetime of a control-panel session (default 12). */
+  sessionTtlHours?: number;
   keyRotationDays: number;
   throttle: { windowSeconds: number; maxFailuresPerUser: number; maxFailuresPerSource: number };
   autoCreateRegistries: boolean;
@@ -45,6 +48,7 @@ export class AccessControl {
     readonly keys: KeyRing,
     readonly authenticator: Authenticator,
     readonly authorizer: Authorizer,
+    readonly sessions: Sessions,
   ) {}
 
   /**
@@ -91,6 +95,7 @@ export class AccessControl {
     const authorizer = new Authorizer(store, { autoCreateRegistries: options.autoCreateRegistries });
     // The management API writes through this: with a feed, a write is not done until every node has been told.
     const managed = options.changeFeed ? announcingChanges(store, () => authenticator.forget()) : store;
-    return new AccessControl(options, managed, audit, tokens, keys, authenticator, authorizer);
+    const sessions = new Sessions(managed, authenticator, audit, (options.sessionTtlHours ?? 12) * 3_600_000);
+    return new AccessControl(options, managed, audit, tokens, keys, authenticator, authorizer, sessions);
   }
 }

@@ -49,7 +49,8 @@ export interface GrantRecord {
 
 export interface TokenRecord {
   id: string;
-  kind: 'pat' | 'robot' | 'refresh';
+  /** `session`: a control-panel sign-in, accepted only from its cookie. */
+  kind: 'pat' | 'robot' | 'refresh' | 'session';
   ownerKind: 'user' | 'robot';
   ownerId: number;
   name: string;

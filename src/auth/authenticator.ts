@@ -149,7 +149,7 @@ export class Authenticator {
     const token = await this.store.getToken(parsed.id);
     if (!token || !secretMatches(parsed.secretPart, token.secretHash)) return undefined;
     const now = Date.now();
-    if (token.revokedAt !== null || (token.expiresAt !== null && token.expiresAt <= now) || token.kind === 'refresh') return undefined;
+    if (token.revokedAt !== null || (token.expiresAt !== null && token.expiresAt <= now) || token.kind === 'refresh' || token.kind === 'session') return undefined;
     if (token.lastUsedAt === null || now - token.lastUsedAt > TOUCH_EVERY_MS) await this.store.touchToken(token.id, now);
     if (token.ownerKind === 'user') {
       const user = await this.store.getUserById(token.ownerId);

@@ -12,7 +12,7 @@ export type Principal =
       canCreateRegistries: boolean;
       /** Set when authenticated with a scoped personal access token. */
       scopes: TokenScope[] | null;
-      via: 'password' | 'token';
+      via: 'password' | 'token' | 'session';
       tokenId?: string;
     }
   | {

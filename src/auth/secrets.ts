@@ -5,10 +5,10 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * the secret is checked against its stored sha256. The prefix lets secret
  * scanners recognise a leaked Berth token.
  */
-const SECRET_FORMAT = /^berth_(pat|rbt|rft)_([A-Za-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
+const SECRET_FORMAT = /^berth_(pat|rbt|rft|ses)_([A-Za-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
 
-export type SecretKind = 'pat' | 'robot' | 'refresh';
-const PREFIX: Record<SecretKind, string> = { pat: 'pat', robot: 'rbt', refresh: 'rft' };
+export type SecretKind = 'pat' | 'robot' | 'refresh' | 'session';
+const PREFIX: Record<SecretKind, string> = { pat: 'pat', robot: 'rbt', refresh: 'rft', session: 'ses' };
 
 export interface MintedSecret {
   id: string;

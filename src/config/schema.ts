@@ -58,9 +58,11 @@ export const configSchema = z
       .object({
         idleTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
         shutdownGraceSeconds: z.number().int().min(0).max(3600).default(30),
-        /** Load balancers (addresses or CIDRs) whose X-Forwarded-* headers are trusted; empty: none. */
         /** Upload bodies read at once, process-wide; the rest wait unread in their sockets (bounds memory under many parallel pushes). */
         maxConcurrentUploadBodies: z.number().int().min(1).max(10_000).default(16),
+        /** Serve the web control panel at `/` (from the built web/dist). */
+        controlPanel: z.boolean().default(true),
+        /** Load balancers (addresses or CIDRs) whose X-Forwarded-* headers are trusted; empty: none. */
         trustedProxies: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'an IP address or CIDR, e.g. 10.0.0.0/8')).default([]),
       })
       .strict()
@@ -73,6 +75,8 @@ export const configSchema = z
         realm: z.string().url().optional(),
         tokenTtlSeconds: z.number().int().min(30).max(3600).default(300),
         refreshTokenTtlDays: z.number().int().min(1).max(365).default(30),
+        /** Lifetime of a control-panel sign-in (the session cookie), from sign-in; not extended by use. */
+        sessionTtlHours: z.number().int().min(1).max(24 * 30).default(12),
         keyRotationDays: z.number().int().min(1).max(3650).default(90),
         throttle: z
           .object({

@@ -8,6 +8,7 @@ import { errorBody, handleError } from './errors.js';
 import { registerHealthRoutes } from './health.js';
 import { registerManagementApi } from './api/plugin.js';
 import { registerTokenRoutes } from './token/token-routes.js';
+import type { ControlPanel } from './ui/control-panel.js';
 
 export interface HttpOptions {
   logger: Logger;
@@ -19,6 +20,8 @@ export interface HttpOptions {
    * realm gets the scheme the client used. Empty: the peer is the client.
    */
   trustedProxies?: string[];
+  /** The web control panel served at `/`; none: only the APIs. */
+  controlPanel?: ControlPanel;
 }
 
 export function buildApp(registry: Registry, access: AccessControl, options: HttpOptions): FastifyInstance {
@@ -95,6 +98,8 @@ export function buildApp(registry: Registry, access: AccessControl, options: Htt
         .send(errorBody('UNSUPPORTED', `method ${req.method.slice(0, 20)} is not supported`));
       return;
     }
+    // Pages of the control panel are the panel's to route; /api paths stay JSON.
+    if (options.controlPanel && !path.startsWith('/api/') && options.controlPanel.serve(req, reply)) return;
     reply.code(404).type('application/json').send(errorBody('NOT_FOUND', `no such endpoint: ${req.method} ${req.url.split('?', 1)[0]!.slice(0, 200)}`));
   });
 

@@ -5,6 +5,7 @@ import { AuthenticationError } from '../../auth/authenticator.js';
 import type { Principal } from '../../auth/principal.js';
 import type { Registry } from '../../core/registry.js';
 import { principalOf, sourceOf } from '../request-principal.js';
+import { sessionPrincipalOf } from './session-auth.js';
 import { ApiError, forbidden, notFound } from './api-error.js';
 
 /** What every management handler works with: the caller, and the services. */
@@ -13,11 +14,16 @@ export interface ApiContext {
   registry: Registry;
 }
 
-/** The signed-in caller; 401 for anonymous or bad credentials. Registry JWTs are for /v2/ only. */
+/**
+ * The signed-in caller: from the Authorization header, or else the session cookie (with its
+ * CSRF token on state-changing calls); 401 for anonymous or bad credentials. Registry JWTs are for /v2/ only.
+ */
 export async function caller(ctx: ApiContext, req: FastifyRequest): Promise<Principal & { kind: 'user' | 'robot' }> {
   let principal: Principal;
   try {
     principal = await principalOf(req, ctx.access);
+    // No Authorization header: the control panel's session cookie (the API only; /v2/ never reads it).
+    if (principal.kind === 'anonymous') principal = (await sessionPrincipalOf(ctx.access, req)) ?? principal;
   } catch (err) {
     if (err instanceof AuthenticationError) throw unauthorized(err.message);
     throw err;

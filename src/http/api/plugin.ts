@@ -18,6 +18,7 @@ import { registerVulnDbRoutes } from './vulndb.js';
 import { registerWebhookRoutes } from './webhooks.js';
 import { registerImmutableTagRoutes } from './immutable-tags.js';
 import { registerRetentionRoutes } from './retention.js';
+import { registerSessionRoutes } from './session.js';
 
 const MAX_JSON_BYTES = 1024 * 1024;
 
@@ -43,6 +44,7 @@ export function registerManagementApi(app: FastifyInstance, registry: Registry, 
         reply.code(404).send(apiErrorBody(req, 'not_found', `no such endpoint: ${req.method} ${req.url.split('?', 1)[0]!.slice(0, 200)}`));
       });
       const ctx = { access, registry };
+      registerSessionRoutes(api, ctx);
       registerUserRoutes(api, ctx);
       registerTeamRoutes(api, ctx);
       registerRegistryRoutes(api, ctx);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { UserRecord } from '../../auth/access-store.js';
+import type { Principal } from '../../auth/principal.js';
 import { hashPassword, passwordProblem, verifyPassword } from '../../auth/passwords.js';
 import { badRequest, conflict, forbidden, notFound } from './api-error.js';
 import { audit, caller, requireServerAdmin, type ApiContext } from './context.js';
@@ -31,16 +32,22 @@ export function userView(u: UserRecord) {
   };
 }
 
+/** What /api/v2/account and /api/v2/session say about the caller: a user with their teams, or a robot. */
+export async function accountOf(ctx: ApiContext, me: Principal & { kind: 'user' | 'robot' }) {
+  if (me.kind === 'robot') return { username: me.name, robot: true, registry: me.registry };
+  const user = await ctx.access.store.getUserById(me.id);
+  // Access control switched off: the unrestricted caller is nobody in the store.
+  if (!user) return { username: me.name, disabled: false, server_admin: me.serverAdmin, can_create_registries: me.canCreateRegistries, created_at: null, teams: [], token_scoped: false };
+  const teams = (await ctx.access.store.listTeams()).filter((t) => t.members.includes(me.name)).map((t) => t.name);
+  return { ...userView(user), teams, token_scoped: me.scopes !== null };
+}
+
 /** /api/v2/account (the caller) and /api/v2/users (server administrators). */
 export function registerUserRoutes(api: FastifyInstance, ctx: ApiContext): void {
   const { store, authenticator } = ctx.access;
 
   api.get('/account', doc({ summary: 'The caller: user (with teams) or robot', tags: ['Account'], responses: { '200': '`{account}`.' } }), async (req) => {
-    const me = await caller(ctx, req);
-    if (me.kind === 'robot') return { account: { username: me.name, robot: true, registry: me.registry } };
-    const user = await store.getUserById(me.id);
-    const teams = (await store.listTeams()).filter((t) => t.members.includes(me.name)).map((t) => t.name);
-    return { account: { ...userView(user!), teams, token_scoped: me.scopes !== null } };
+    return { account: await accountOf(ctx, await caller(ctx, req)) };
   });
 
   api.put(

@@ -105,7 +105,7 @@ export interface GrantsTable {
 export interface TokensTable {
   /** Public identifier, part of the secret string. */
   id: string;
-  /** 'pat' | 'robot' | 'refresh' */
+  /** 'pat' | 'robot' | 'refresh' | 'session' */
   kind: string;
   owner_kind: string;
   owner_id: number;
