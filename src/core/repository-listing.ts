@@ -1,7 +1,9 @@
 import type { Digest } from '../oci/digest.js';
-import { parseManifest } from '../oci/manifest/parse.js';
+import { parseManifest, type Descriptor } from '../oci/manifest/parse.js';
 import { isIndexMediaType, isNonDistributable } from '../oci/media-types.js';
 import { DEFAULT_REGISTRY, parseRepoName, registryOf, type RepoName } from '../oci/name.js';
+import { SEVERITY_LEVELS } from '../scan/osv/severity.js';
+import type { SeveritySummary } from '../scan/report.js';
 import type { MetaStore } from '../storage/meta/meta-store.js';
 import type { Actor } from './registry-events.js';
 import type { Registry } from './registry.js';
@@ -21,6 +23,20 @@ export interface ManifestRow {
   body: Buffer;
   updatedAt: number;
   tags: string[];
+  /** As stored: the manifest's `artifactType`, or for an OCI image manifest without one, its config's media type. */
+  artifactType: string | null;
+  subjectDigest: Digest | null;
+  /** The last pull the retention pull-time recorder wrote (every few seconds), or null. */
+  pulledAt: number | null;
+}
+
+/** What the repository listing shows and sorts by beyond the counts. */
+export interface RepositoryStats {
+  /** The distinct blobs its manifests reference, each counted once, plus the manifests' own bytes. */
+  sizeBytes: number;
+  /** The last push: the newest manifest stored or tag set; null when it holds neither. */
+  pushedAt: number | null;
+  tagCount: number;
 }
 
 export interface RepositoryRow extends RepositoryRef {
@@ -51,8 +67,12 @@ export interface RepositoryQueries {
   summarize(repositories: RepositoryRef[]): Promise<RepositoryRow[]>;
   /** Tags, newest first. */
   tags(repositoryId: number, limit: number, offset: number): Promise<Slice<TagRow>>;
-  /** Manifests, newest first. */
-  manifests(repositoryId: number, limit: number, offset: number): Promise<Slice<ManifestRow>>;
+  /** Manifests, newest first; `tagged` keeps only those with (true) or without (false) a tag. */
+  manifests(repositoryId: number, limit: number, offset: number, tagged?: boolean): Promise<Slice<ManifestRow>>;
+  /** Sizes, last pushes and tag counts of many repositories at once (missing ones hold nothing). */
+  stats(repositoryIds: number[]): Promise<Map<number, RepositoryStats>>;
+  /** The severity summaries of the completed image scans of each repository's manifests (distinct ones; none: no completed scan). */
+  scanSummaries(repositoryIds: number[]): Promise<Map<number, SeveritySummary[]>>;
   manifestsByDigest(repositoryId: number, digests: Digest[]): Promise<ManifestRow[]>;
   /**
    * Deletes the repository, its manifests, tags, blob links and upload records in one
@@ -68,15 +88,58 @@ export interface BlobSize {
   size: number;
 }
 
+/** A platform of an index: one of its children. */
+export interface ManifestPlatform {
+  digest: Digest;
+  os: string | null;
+  architecture: string | null;
+  variant: string | null;
+}
+
 /** DOCR's sizes: size_bytes = manifest + config + layers; compressed_size_bytes = the layers as stored. */
 export interface MeasuredManifest extends ManifestRow {
   sizeBytes: number;
   compressedSizeBytes: number;
   blobs: BlobSize[];
+  /** An index's platforms, attestations left out; empty for anything else. */
+  platforms: ManifestPlatform[];
 }
+
+/** The worst finding over a repository's completed image scans; `none`: scanned, nothing found. */
+export type WorstSeverity = 'critical' | 'high' | 'medium' | 'low' | 'unknown' | 'none';
 
 export interface RepositorySummary extends Omit<RepositoryRow, 'latest'> {
   latest?: MeasuredManifest;
+  sizeBytes: number;
+  /** The last push (see RepositoryStats), or null. */
+  updatedAt: number | null;
+  /** Null when none of its manifests has a completed image scan. */
+  worstSeverity: WorstSeverity | null;
+}
+
+export const REPOSITORY_SORTS = ['name', '-name', 'size', '-size', 'updated', '-updated', 'tags', '-tags'] as const;
+/** A field to sort by; a leading `-` sorts descending. */
+export type RepositorySort = (typeof REPOSITORY_SORTS)[number];
+
+/** The worst severity with a finding in any of the summaries; null for no summaries at all. */
+export function worstSeverity(summaries: readonly SeveritySummary[]): WorstSeverity | null {
+  if (summaries.length === 0) return null;
+  const level = SEVERITY_LEVELS.find((l) => summaries.some((s) => s[l] > 0));
+  return level ? (level.toLowerCase() as WorstSeverity) : 'none';
+}
+
+/** Repositories whose path inside the registry contains `text`, ignoring case. */
+export function filterByPath<T extends RepositoryRef>(registry: string, repositories: T[], text: string): T[] {
+  const needle = text.toLowerCase();
+  return repositories.filter((r) => pathInRegistry(registry, r.name).toLowerCase().includes(needle));
+}
+
+/** Image configs: a manifest whose stored artifact type is one of these is an image, not an artifact. */
+const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
+
+/** The artifact type a listing shows: the stored one, unless that is only an image's config type. */
+export function artifactTypeOf(row: Pick<ManifestRow, 'artifactType'>): string | null {
+  return row.artifactType !== null && !IMAGE_CONFIG_TYPES.has(row.artifactType) ? row.artifactType : null;
 }
 
 /** The repository's path inside its registry (`app/web` for `team-a/app/web`), as DigitalOcean names it. */
@@ -122,11 +185,47 @@ export class RepositoryListing {
     return this.queries.repositoriesOf(registryName);
   }
 
-  async summarize(repositories: RepositoryRef[]): Promise<RepositorySummary[]> {
+  /** Counts, latest manifest, size, last push and worst severity of each repository; `stats` when already read (sort). */
+  async summarize(repositories: RepositoryRef[], stats?: Map<number, RepositoryStats>): Promise<RepositorySummary[]> {
+    const ids = repositories.map((r) => r.id);
     const rows = await this.queries.summarize(repositories);
+    const known = stats ?? (await this.queries.stats(ids));
+    const scans = await this.queries.scanSummaries(ids);
     return Promise.all(
-      rows.map(async (r) => ({ ...r, latest: r.latest ? (await this.measure(r.id, [r.latest]))[0] : undefined })),
+      rows.map(async (r) => ({
+        ...r,
+        latest: r.latest ? (await this.measure(r.id, [r.latest]))[0] : undefined,
+        sizeBytes: known.get(r.id)?.sizeBytes ?? 0,
+        updatedAt: known.get(r.id)?.pushedAt ?? null,
+        worstSeverity: worstSeverity(scans.get(r.id) ?? []),
+      })),
     );
+  }
+
+  /**
+   * Repositories given by name (as repositoriesOf lists them) in `sort` order, ties
+   * by name. Any order but by name reads the stats of every repository given
+   * (returned, for summarize); a repository never pushed to counts as the oldest.
+   */
+  async sort(repositories: RepositoryRef[], sort: RepositorySort): Promise<{ repositories: RepositoryRef[]; stats?: Map<number, RepositoryStats> }> {
+    if (sort === 'name') return { repositories };
+    if (sort === '-name') return { repositories: [...repositories].reverse() };
+    const byName = (a: RepositoryRef, b: RepositoryRef) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    const field = sort.replace(/^-/, '') as 'size' | 'updated' | 'tags';
+    const sign = sort.startsWith('-') ? -1 : 1;
+    const stats = await this.queries.stats(repositories.map((r) => r.id));
+    const key = (r: RepositoryRef): number => {
+      const s = stats.get(r.id);
+      if (field === 'size') return s?.sizeBytes ?? 0;
+      if (field === 'tags') return s?.tagCount ?? 0;
+      return s?.pushedAt ?? -Infinity;
+    };
+    const sorted = [...repositories].sort((a, b) => {
+      const ka = key(a);
+      const kb = key(b);
+      return ka === kb ? byName(a, b) : sign * (ka < kb ? -1 : 1);
+    });
+    return { repositories: sorted, stats };
   }
 
   async tags(repo: RepositoryRef, limit: number, offset: number): Promise<Slice<TagRow & { manifest: MeasuredManifest }>> {
@@ -135,8 +234,8 @@ export class RepositoryListing {
     return { total: page.total, items: page.items.map((t, i) => ({ ...t, manifest: measured[i]! })) };
   }
 
-  async manifests(repo: RepositoryRef, limit: number, offset: number): Promise<Slice<MeasuredManifest>> {
-    const page = await this.queries.manifests(repo.id, limit, offset);
+  async manifests(repo: RepositoryRef, limit: number, offset: number, tagged?: boolean): Promise<Slice<MeasuredManifest>> {
+    const page = await this.queries.manifests(repo.id, limit, offset, tagged);
     return { total: page.total, items: await this.measure(repo.id, page.items) };
   }
 
@@ -193,7 +292,7 @@ export class RepositoryListing {
         if (b.layer) compressed += b.size;
       }
       const list = [...blobs].map(([digest, b]) => ({ digest: digest as Digest, size: b.size }));
-      return { ...row, sizeBytes, compressedSizeBytes: compressed, blobs: list };
+      return { ...row, sizeBytes, compressedSizeBytes: compressed, blobs: list, platforms: own.platforms };
     });
   }
 }
@@ -201,19 +300,31 @@ export class RepositoryListing {
 interface Parsed {
   blobs: { digest: Digest; size: number; layer: boolean }[];
   children: Digest[];
+  platforms: ManifestPlatform[];
 }
 
 function parse(row: ManifestRow): Parsed {
   try {
     const m = parseManifest(row.body, row.mediaType);
-    if (isIndexMediaType(m.mediaType)) return { blobs: [], children: m.children.map((c) => c.digest) };
+    if (isIndexMediaType(m.mediaType)) return { blobs: [], children: m.children.map((c) => c.digest), platforms: m.children.filter((c) => !isAttestation(c)).map(platformOf) };
     // Foreign (non-distributable) layers are not stored here, so they are not counted.
     const stored = m.blobs.filter((b) => !isNonDistributable(b.mediaType));
     // The config comes first; everything after it is a layer.
-    return { blobs: stored.map((b) => ({ digest: b.digest, size: b.size, layer: b !== m.blobs[0] })), children: [] };
+    return { blobs: stored.map((b) => ({ digest: b.digest, size: b.size, layer: b !== m.blobs[0] })), children: [], platforms: [] };
   } catch {
-    return { blobs: [], children: [] }; // stored before a parser change: list it without sizes rather than fail the page
+    return { blobs: [], children: [], platforms: [] }; // stored before a parser change: list it without sizes rather than fail the page
   }
+}
+
+/** An index entry describing another entry (buildx's attestation manifests: annotated, and platform unknown/unknown), not a platform. */
+function isAttestation(child: Descriptor): boolean {
+  if (child.annotations?.['vnd.docker.reference.type'] !== undefined) return true;
+  return child.platform?.os === 'unknown' && child.platform?.architecture === 'unknown';
+}
+
+function platformOf(child: Descriptor): ManifestPlatform {
+  const field = (name: string) => (typeof child.platform?.[name] === 'string' ? (child.platform[name] as string) : null);
+  return { digest: child.digest, os: field('os'), architecture: field('architecture'), variant: field('variant') };
 }
 
 const wired = new WeakMap<Registry, RepositoryListing>();

@@ -123,6 +123,27 @@ export interface EventData {
   pull: PullData;
 }
 
+/**
+ * The event an admin sends to one webhook to test it (`POST …/webhooks/{id}/test`).
+ * It is not one of EVENT_TYPES: nothing subscribes to it, and it goes to that one
+ * webhook whatever its event types and filters.
+ */
+export const PING_EVENT_TYPE = 'ping';
+
+export interface PingData {
+  registry: string;
+  webhook_id: string;
+  /** The event types the webhook subscribes to. */
+  events: string[];
+  /** Who asked for the test. */
+  requested_by: string | null;
+}
+
+/** A test ping of one webhook, as the outbox keeps it (registry-wide: no repository). */
+export function pingEvent(data: PingData, id: string, occurredAt: number): OutboxEvent {
+  return { id, occurredAt, type: PING_EVENT_TYPE, registry: data.registry, repository: null, data: { ...data } };
+}
+
 /** An event before it is kept: its type and data, typed together. */
 export type TypedEvent = { [K in EventType]: { type: K; registry: string; repository: string | null; data: EventData[K] } }[EventType];
 
@@ -225,8 +246,10 @@ export interface DistributionEvent {
   source: { addr: string; instanceID: string };
 }
 
-/** Distribution's envelope for the event; undefined for types it has no action for. */
+/** Distribution's envelope for the event (with no events for a ping); undefined for types it has no action for. */
 export function toDistributionEnvelope(event: OutboxEvent, source: { addr: string; instanceID: string }): { events: DistributionEvent[] } | undefined {
+  // Distribution has no test event: a ping is an envelope with no events, which its receivers take as nothing to do.
+  if (event.type === PING_EVENT_TYPE) return { events: [] };
   const type = event.type as EventType;
   if (!DISTRIBUTION_EVENT_TYPES.includes(type) || !event.repository) return undefined;
   const d = event.data as Partial<PushData & PullData & ManifestDeletedData & TagDeletedData>;

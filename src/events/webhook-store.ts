@@ -129,6 +129,12 @@ export interface WebhookStore {
   getDelivery(deliveryId: number): Promise<WebhookDelivery | undefined>;
   /** A new delivery of the same event to the same endpoint, at the end of its lane. */
   redeliver(deliveryId: number): Promise<WebhookDelivery | undefined>;
+  /**
+   * Keeps an event meant for one endpoint alone (a test ping) with its delivery, at
+   * the end of `lane`, in one transaction; fan-out never sees it. Undefined when the
+   * endpoint does not exist.
+   */
+  deliverTo(endpointId: string, event: OutboxEvent, lane: string): Promise<WebhookDelivery | undefined>;
   /** Deletes ended deliveries last changed before `before`, and events older than that with no delivery left. */
   prune(before: number): Promise<{ deliveries: number; events: number }>;
   /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { GcRun } from '../core/gc.js';
 import type { Registry } from '../core/registry.js';
 import type { ScanCompletedEvent } from '../scan/scanner.js';
-import { DISTRIBUTION_EVENT_TYPES, outboxEvent, repositoryBase, type EventType, type TypedEvent } from './event-types.js';
+import { DISTRIBUTION_EVENT_TYPES, outboxEvent, pingEvent, repositoryBase, type EventType, type TypedEvent } from './event-types.js';
 import { recordEvent } from './outbox.js';
 import { checkTarget, parseWebhookUrl, type Resolver, type TargetPolicy } from './ssrf-guard.js';
 import { newWebhookSecret } from './webhook-signing.js';
@@ -48,6 +48,12 @@ export interface WebhooksDeps {
   logger?: WebhooksLogger;
   now?: () => number;
 }
+
+/**
+ * The delivery queue of test pings. Lanes are otherwise repository names or '' (registry-wide
+ * events); no repository name starts with ':', so a ping never waits behind an event being retried.
+ */
+const PING_LANE = ':ping';
 
 /** How long this node trusts its lists of subscribed registries: another node's new subscription applies within this. */
 const SUBSCRIPTIONS_TTL_MS = 10_000;
@@ -140,6 +146,21 @@ export class Webhooks {
     if (!endpoint.enabled) return { disabled: endpoint };
     const delivery = await this.store.redeliver(deliveryId);
     if (!delivery) return undefined;
+    this.deps.wake();
+    return { delivery };
+  }
+
+  /**
+   * Sends a `ping` event to one endpoint, whatever its event types and filters: a
+   * delivery like any other (signed, logged, retried), in a queue of its own.
+   */
+  async ping(registryId: number, id: string, requestedBy: string | null): Promise<{ delivery: WebhookDelivery } | { disabled: WebhookEndpoint } | undefined> {
+    const endpoint = await this.get(registryId, id);
+    if (!endpoint) return undefined;
+    if (!endpoint.enabled) return { disabled: endpoint };
+    const event = pingEvent({ registry: endpoint.registry, webhook_id: endpoint.id, events: endpoint.events, requested_by: requestedBy }, randomUUID(), this.now());
+    const delivery = await this.store.deliverTo(endpoint.id, event, PING_LANE);
+    if (!delivery) return undefined; // deleted meanwhile
     this.deps.wake();
     return { delivery };
   }

@@ -90,6 +90,8 @@ const updateBody = z
   })
   .strict();
 
+const disabledConflict = (endpoint: WebhookEndpoint) => conflict(`webhook ${endpoint.id} is disabled${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}: enable it first`);
+
 interface Params {
   registry: string;
   id: string;
@@ -163,6 +165,16 @@ export function registerWebhookRoutes(api: FastifyInstance, ctx: ApiContext): vo
     reply.code(204).send();
   });
 
+  api.post('/registries/:registry/webhooks/:id/test', doc({ summary: 'Send a test ping to a webhook', tags: ['Webhooks'], description: 'A `ping` event (CloudEvents type `berth.ping`; in the Distribution format, an envelope with no events) sent to this webhook whatever its event types and filters: signed, logged and retried like any delivery. Poll `…/deliveries/{delivery}` for the outcome.', responses: { '202': '`{delivery}`: the new delivery, pending.', '403': 'Not an admin of the registry.', '404': 'No such registry or webhook.', '409': 'The webhook is disabled.' } }), async (req, reply) => {
+    const { principal, registry } = await admin(req);
+    const result = await service().ping(registry.id, params(req).id, principalName(principal));
+    if (!result) throw missing(req, registry.name);
+    if ('disabled' in result) throw disabledConflict(result.disabled);
+    await audit(ctx, req, principal, { action: 'webhook.test', outcome: 'success', registry: registry.name, resource: params(req).id, detail: { delivery: result.delivery.id } });
+    reply.code(202);
+    return { delivery: deliveryView(result.delivery) };
+  });
+
   api.get('/registries/:registry/webhooks/:id/deliveries', doc({ summary: "A webhook's deliveries, newest first", tags: ['Webhooks'], description: 'The delivery log: status (pending, delivered, failed), attempts, the last response code, latency and the first KiB of its body. Ended deliveries are kept 30 days (`webhooks.keepDeliveries`).', query: pageQuery, responses: { '200': '`{deliveries, links, meta}`.', '403': 'Not an admin of the registry.', '404': 'No such registry or webhook.' } }), async (req) => {
     const { registry } = await admin(req);
     const q = pageQuery.parse(req.query);
@@ -186,7 +198,7 @@ export function registerWebhookRoutes(api: FastifyInstance, ctx: ApiContext): vo
     const { principal, registry } = await admin(req);
     const result = await service().redeliver(registry.id, params(req).id, deliveryId(req));
     if (!result) throw notFound(`delivery ${params(req).delivery.slice(0, 20)} of webhook ${params(req).id.slice(0, 64)}`);
-    if ('disabled' in result) throw conflict(`webhook ${result.disabled.id} is disabled${result.disabled.disabledReason ? ` (${result.disabled.disabledReason})` : ''}: enable it first`);
+    if ('disabled' in result) throw disabledConflict(result.disabled);
     await audit(ctx, req, principal, { action: 'webhook.redeliver', outcome: 'success', registry: registry.name, resource: params(req).id, detail: { delivery: deliveryId(req), new_delivery: result.delivery.id } });
     reply.code(202);
     return { delivery: deliveryView(result.delivery) };

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
-import type { RepositoryQueries, RepositoryRef, RepositoryRow, ManifestRow, Slice, TagRow } from '../../core/repository-listing.js';
+import type { RepositoryQueries, RepositoryRef, RepositoryRow, RepositoryStats, ManifestRow, Slice, TagRow } from '../../core/repository-listing.js';
 import type { Digest } from '../../oci/digest.js';
 import type { RepoName } from '../../oci/name.js';
+import type { SeveritySummary } from '../../scan/report.js';
 import { KyselyMetaStore } from './kysely-meta-store.js';
 import type { MetaStore } from './meta-store.js';
 import type { Database } from './schema.js';
@@ -100,18 +101,20 @@ export class KyselyRepositoryQueries implements RepositoryQueries {
     return { total: Number(total.n), items };
   }
 
-  async manifests(repositoryId: number, limit: number, offset: number): Promise<Slice<ManifestRow>> {
-    const total = await this.db
-      .selectFrom('manifests')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('repository_id', '=', repositoryId)
-      .executeTakeFirstOrThrow();
+  async manifests(repositoryId: number, limit: number, offset: number, tagged?: boolean): Promise<Slice<ManifestRow>> {
+    const own = this.db.selectFrom('manifests as m').where('m.repository_id', '=', repositoryId);
+    const filtered =
+      tagged === undefined
+        ? own
+        : own.where(({ exists, not, selectFrom }) => {
+            const hasTag = exists(selectFrom('tags as t').select('t.name').whereRef('t.manifest_id', '=', 'm.id'));
+            return tagged ? hasTag : not(hasTag);
+          });
+    const total = await filtered.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     // A manifest's time is its push or its latest tagging, whichever is later (portable: no GREATEST in SQLite).
     const taggedAt = sql<number>`coalesce((select max(t.updated_at) from tags t where t.manifest_id = m.id), 0)`;
-    const ids = await this.db
-      .selectFrom('manifests as m')
+    const ids = await filtered
       .select('m.id')
-      .where('m.repository_id', '=', repositoryId)
       .orderBy(sql`case when ${taggedAt} > m.created_at then ${taggedAt} else m.created_at end`, 'desc')
       .orderBy('m.id', 'desc')
       .limit(limit)
@@ -119,6 +122,80 @@ export class KyselyRepositoryQueries implements RepositoryQueries {
       .execute();
     const rows = new Map((await this.manifestRows(ids.map((r) => Number(r.id)))).map((m) => [m.id, m]));
     return { total: Number(total.n), items: ids.map((r) => rows.get(Number(r.id))).filter((m): m is NonNullable<typeof m> => m !== undefined) };
+  }
+
+  async stats(repositoryIds: number[]): Promise<Map<number, RepositoryStats>> {
+    const out = new Map<number, RepositoryStats>();
+    const of = (id: number) => {
+      let s = out.get(id);
+      if (!s) out.set(id, (s = { sizeBytes: 0, pushedAt: null, tagCount: 0 }));
+      return s;
+    };
+    const later = (a: number | null, b: number) => (a === null || b > a ? b : a);
+    for (let i = 0; i < repositoryIds.length; i += CHUNK) {
+      const chunk = repositoryIds.slice(i, i + CHUNK);
+      const manifests = await this.db
+        .selectFrom('manifests')
+        .select(['repository_id', (eb) => eb.fn.sum<number>('size').as('bytes'), (eb) => eb.fn.max('created_at').as('at')])
+        .where('repository_id', 'in', chunk)
+        .groupBy('repository_id')
+        .execute();
+      // Each blob once per repository, however many of its manifests reference it.
+      const blobs = await this.db
+        .selectFrom((eb) =>
+          eb
+            .selectFrom('manifest_references as r')
+            .innerJoin('manifests as m', 'm.id', 'r.manifest_id')
+            .select(['m.repository_id', 'r.digest'])
+            .distinct()
+            .where('r.kind', '=', 'blob')
+            .where('m.repository_id', 'in', chunk)
+            .as('d'),
+        )
+        .innerJoin('blobs as b', 'b.digest', 'd.digest')
+        .select(['d.repository_id', (eb) => eb.fn.sum<number>('b.size').as('bytes')])
+        .groupBy('d.repository_id')
+        .execute();
+      const tags = await this.db
+        .selectFrom('tags')
+        .select(['repository_id', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max('updated_at').as('at')])
+        .where('repository_id', 'in', chunk)
+        .groupBy('repository_id')
+        .execute();
+      for (const r of manifests) {
+        const s = of(Number(r.repository_id));
+        s.sizeBytes += Number(r.bytes);
+        s.pushedAt = later(s.pushedAt, Number(r.at));
+      }
+      for (const r of blobs) of(Number(r.repository_id)).sizeBytes += Number(r.bytes);
+      for (const r of tags) {
+        const s = of(Number(r.repository_id));
+        s.tagCount = Number(r.n);
+        s.pushedAt = later(s.pushedAt, Number(r.at));
+      }
+    }
+    return out;
+  }
+
+  async scanSummaries(repositoryIds: number[]): Promise<Map<number, SeveritySummary[]>> {
+    const out = new Map<number, SeveritySummary[]>();
+    for (let i = 0; i < repositoryIds.length; i += CHUNK) {
+      // Only image scans carry a summary (an index's scan adds up its platforms', which are manifests of the repository too).
+      const rows = await this.db
+        .selectFrom('manifests as m')
+        .innerJoin('image_scans as s', 's.manifest_digest', 'm.digest')
+        .select(['m.repository_id', 's.summary'])
+        .distinct()
+        .where('m.repository_id', 'in', repositoryIds.slice(i, i + CHUNK))
+        .where('s.status', '=', 'complete')
+        .where('s.summary', 'is not', null)
+        .execute();
+      for (const r of rows) {
+        const id = Number(r.repository_id);
+        out.set(id, [...(out.get(id) ?? []), JSON.parse(r.summary!) as SeveritySummary]);
+      }
+    }
+    return out;
   }
 
   async manifestsByDigest(repositoryId: number, digests: Digest[]): Promise<ManifestRow[]> {
@@ -152,15 +229,16 @@ export class KyselyRepositoryQueries implements RepositoryQueries {
     });
   }
 
-  /** Manifests by id, with their tags and time of last change. */
+  /** Manifests by id, with their tags, time of last change and last recorded pull. */
   private async manifestRows(ids: number[]): Promise<(ManifestRow & { repositoryId: number })[]> {
     const out: (ManifestRow & { repositoryId: number })[] = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
       const rows = await this.db
-        .selectFrom('manifests')
-        .select(['id', 'repository_id', 'digest', 'media_type', 'size', 'body', 'created_at'])
-        .where('id', 'in', chunk)
+        .selectFrom('manifests as m')
+        .leftJoin('manifest_pulls as p', 'p.manifest_id', 'm.id')
+        .select(['m.id', 'm.repository_id', 'm.digest', 'm.media_type', 'm.artifact_type', 'm.subject_digest', 'm.size', 'm.body', 'm.created_at', 'p.pulled_at'])
+        .where('m.id', 'in', chunk)
         .execute();
       const tags = await this.db.selectFrom('tags').select(['manifest_id', 'name', 'updated_at']).where('manifest_id', 'in', chunk).orderBy('name').execute();
       for (const r of rows) {
@@ -174,6 +252,9 @@ export class KyselyRepositoryQueries implements RepositoryQueries {
           body: r.body,
           updatedAt: Math.max(Number(r.created_at), ...own.map((t) => Number(t.updated_at))),
           tags: own.map((t) => t.name),
+          artifactType: r.artifact_type,
+          subjectDigest: r.subject_digest as Digest | null,
+          pulledAt: r.pulled_at === null ? null : Number(r.pulled_at),
         });
       }
     }

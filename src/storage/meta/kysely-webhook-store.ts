@@ -241,7 +241,21 @@ export class KyselyWebhookStore implements WebhookStore {
     return runTransaction(this.db, async (trx) => {
       const original = await this.deliveries(trx).where('d.id', '=', deliveryId).executeTakeFirst();
       if (!original) return undefined;
-      const id = await this.addDelivery(trx, original.endpoint_id, { seq: Number(original.event_seq), repository: original.repository }, Number(original.id), this.now());
+      const id = await this.addDelivery(trx, original.endpoint_id, { seq: Number(original.event_seq), repository: original.repository }, Number(original.id), this.now(), original.lane);
+      return toDelivery((await this.deliveries(trx).where('d.id', '=', id).executeTakeFirst())!);
+    });
+  }
+
+  async deliverTo(endpointId: string, event: OutboxEvent, lane: string): Promise<WebhookDelivery | undefined> {
+    return runTransaction(this.db, async (trx) => {
+      const endpoint = await trx.selectFrom('webhook_endpoints').select('registry_id').where('id', '=', endpointId).executeTakeFirst();
+      if (!endpoint) return undefined;
+      const row = await trx
+        .insertInto('webhook_events')
+        .values({ id: event.id, registry_id: Number(endpoint.registry_id), type: event.type, repository: event.repository, data: JSON.stringify(event.data), occurred_at: event.occurredAt, fanned_out: 1 })
+        .returning('seq')
+        .executeTakeFirstOrThrow();
+      const id = await this.addDelivery(trx, endpointId, { seq: Number(row.seq), repository: event.repository }, null, this.now(), lane);
       return toDelivery((await this.deliveries(trx).where('d.id', '=', id).executeTakeFirst())!);
     });
   }
@@ -279,8 +293,7 @@ export class KyselyWebhookStore implements WebhookStore {
   }
 
   /** Adds a delivery at the end of its lane; the head of the lane (nothing pending before it) gets its job now. */
-  private async addDelivery(trx: Kysely<Database>, endpointId: string, event: { seq: number; repository: string | null }, redeliveryOf: number | null, now: number): Promise<number> {
-    const lane = event.repository ?? '';
+  private async addDelivery(trx: Kysely<Database>, endpointId: string, event: { seq: number; repository: string | null }, redeliveryOf: number | null, now: number, lane = event.repository ?? ''): Promise<number> {
     const waiting = await trx
       .selectFrom('webhook_deliveries')
       .select('id')
