@@ -185,10 +185,14 @@ describe('webhooks between real processes', () => {
     expect(list.stdout).toContain(`${webhook.id}\tpush,tag.deleted\trelease-*`);
     const bad = await berthCli(home, ['webhook', 'create', receiver.url, '--registry', registry, '--events', 'push,nope'], { env });
     expect(bad.code).toBe(2);
+    const ping = await berthCli(home, ['webhook', 'test', webhook.id, '--registry', registry, '-o', 'json'], { env });
+    expect(ping.code, ping.stderr).toBe(0);
+    const pingDelivery = JSON.parse(ping.stdout);
+    expect(pingDelivery).toMatchObject({ event_type: 'ping' });
     const disabled = await berthCli(home, ['webhook', 'update', webhook.id, '--registry', registry, '--disable', '-o', 'json'], { env });
     expect(JSON.parse(disabled.stdout).webhook.enabled).toBe(false);
     const deliveries = await berthCli(home, ['webhook', 'deliveries', webhook.id, '--registry', registry, '-o', 'json'], { env });
-    expect(JSON.parse(deliveries.stdout)).toEqual([]);
+    expect(JSON.parse(deliveries.stdout).map((d: { id: unknown; event_type: string }) => [d.id, d.event_type])).toEqual([[pingDelivery.id, 'ping']]);
     expect((await berthCli(home, ['webhook', 'delete', webhook.id, '--registry', registry, '--force'], { env })).code).toBe(0);
   });
 

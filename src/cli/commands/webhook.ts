@@ -228,4 +228,16 @@ export function registerWebhookCommands(program: Command): void {
     ),
     ['berth webhook redeliver 3f2a… 42'],
   );
+
+  examples(
+    listOptions(withRegistry(serverCommand(webhook, 'test <id>', 'send a signed ping event to a webhook, whatever its filters (see it with berth webhook deliveries)')), deliveryColumns).action(
+      act(async (id: string, flags: Flags) => {
+        const client = connect(flags);
+        const registry = await resolveRegistry(client, flags, flags.registry);
+        const { delivery } = await client.post<{ delivery: DeliveryView }>(`${webhookPath(registry, id)}/test`, {});
+        printList(flags, deliveryColumns, [delivery], delivery);
+      }),
+    ),
+    ['berth webhook test 3f2a…'],
+  );
 }
