@@ -54,7 +54,7 @@ describe('ControlPanel: serving the built panel', () => {
   });
 
   it('page paths get index.html (no-cache, CSP, no framing); a missing asset or file is a 404', async () => {
-    for (const url of ['/', '/registries/acme', '/registries/acme/repositories/tools%2Fdebian?x=1']) {
+    for (const url of ['/', '/registries/acme', '/registries/acme/repositories/tools%2Fdebian?x=1', '/registries/acme/repositories/web.frontend']) {
       const page = await app.inject({ url, headers: { accept: 'text/html' } });
       expect(page.statusCode, url).toBe(200);
       expect(page.body).toContain('<title>Berth</title>');

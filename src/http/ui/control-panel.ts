@@ -82,8 +82,10 @@ export class ControlPanel {
     const path = req.url.split('?', 1)[0]!;
     let file = this.files.get(path);
     if (!file) {
-      // A missing asset is a 404, never the page: a stale hashed name must fail visibly.
-      if (path.startsWith('/assets/') || extname(path) !== '' || !wantsHtml(req)) return false;
+      // A missing asset or top-level file (/robots.txt) is a 404, never the page: a stale hashed name must fail visibly.
+      // Deeper paths are pages even with a dot in them: repository names may have one (/registries/acme/repositories/web.v2).
+      const topLevelFile = path.lastIndexOf('/') === 0 && extname(path) !== '';
+      if (path.startsWith('/assets/') || topLevelFile || !wantsHtml(req)) return false;
       file = this.files.get('/index.html')!;
     }
     reply.headers(SECURITY_HEADERS).header('cache-control', file.cacheControl).header('etag', file.etag).header('vary', 'accept-encoding').type(file.type);
