@@ -194,6 +194,20 @@ describe('changes take effect at once, even for a credential the server remember
     await admin.ok('DELETE', '/registries/alpha/robots/short-lived');
     expect((await send(berth.url, req)).status).toBe(401);
   });
+  it("one robot secret revoked by the registry's admin (not a server admin) → refused (401); the robot's other secret still works", async () => {
+    const bot = await admin.robot('alpha', 'two-keys', 'read-only');
+    const second = await admin.ok('POST', '/registries/alpha/robots/two-keys/secrets', { name: 'second' });
+    const first = { path: `/v2/${WEB}/tags/list`, auth: basic(bot.username, bot.secret) };
+    const other = { path: `/v2/${WEB}/tags/list`, auth: basic(second.username, second.secret) };
+    expect((await send(berth.url, first)).status).toBe(200);
+    const firstId = bot.secret.split('_')[2]!;
+    // Neither a member without admin nor an outsider may: 404, as for a token that is not theirs.
+    expect((await admin.as(auth.rw).call('DELETE', `/tokens/${firstId}`)).status).toBe(404);
+    expect((await admin.as(auth.nobody).call('DELETE', `/tokens/${firstId}`)).status).toBe(404);
+    expect((await admin.as(auth.adm).call('DELETE', `/tokens/${firstId}`)).status).toBe(204);
+    expect((await send(berth.url, first)).status).toBe(401);
+    expect((await send(berth.url, other)).status).toBe(200);
+  });
 });
 
 describe('repository_pattern alpha/app/* stays within one path component', () => {

@@ -70,12 +70,18 @@ export function registerTokenRoutes(api: FastifyInstance, ctx: ApiContext): void
     reply.code(201).send(created);
   });
 
-  api.delete('/tokens/:id', doc({ summary: 'Revoke a token', tags: ['Tokens'], responses: { '204': 'Revoked.', '404': 'No such token of the caller.' } }), async (req, reply) => {
+  api.delete('/tokens/:id', doc({ summary: 'Revoke a token', tags: ['Tokens'], description: "The caller's own tokens; a robot's secrets for the admins of the robot's registry; any token for server administrators.", responses: { '204': 'Revoked.', '404': 'No such token of the caller.' } }), async (req, reply) => {
     const me = await caller(ctx, req);
+    // A registry's admins manage its robots, so they may revoke one secret of a robot without deleting it.
+    const administersRobotOf = async (token: TokenRecord) => {
+      if (token.ownerKind !== 'robot') return false;
+      const robot = await store.getRobotById(token.ownerId);
+      return robot !== undefined && (await ctx.access.authorizer.isRegistryAdmin(me, robot.registry));
+    };
     const id = (req.params as { id: string }).id;
     const token = await store.getToken(id);
     const mine = token && token.ownerKind === me.kind && token.ownerId === me.id;
-    if (!token || (!mine && !ctx.access.authorizer.isServerAdmin(me))) throw notFound(`token ${id}`);
+    if (!token || (!mine && !ctx.access.authorizer.isServerAdmin(me) && !(await administersRobotOf(token)))) throw notFound(`token ${id}`);
     await store.revokeToken(id, Date.now());
     authenticator.forget();
     await audit(ctx, req, me, { action: 'token.revoke', outcome: 'success', resource: id });

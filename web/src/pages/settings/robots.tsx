@@ -9,7 +9,6 @@ import { SecretReveal } from '../../components/secret-reveal';
 import { StatusBadge } from '../../components/status-badge';
 import { Time } from '../../components/time';
 import { fieldError } from '../../components/validation';
-import { useAccount } from '../../session';
 import { EXPIRY_CHOICES, ROLES, roleLabel, tokenState, type Grant, type Role, type SectionProps, type TokenView } from './shared';
 
 interface Robot {
@@ -149,7 +148,6 @@ function CreateRobot({ registry, base, onCreated }: { registry: string; base: st
 }
 
 function RobotCard({ base, robot, grant, onSecret, onChanged }: { base: string; robot: Robot; grant: Grant | undefined; onSecret: (secret: string) => void; onChanged: (message: string) => void }) {
-  const account = useAccount();
   const [adding, setAdding] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [revoking, setRevoking] = useState<TokenView>();
@@ -229,11 +227,9 @@ function RobotCard({ base, robot, grant, onSecret, onChanged }: { base: string; 
                 <th scope="col" className="hide-narrow">
                   Expires
                 </th>
-                {account.server_admin && (
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                )}
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -254,15 +250,13 @@ function RobotCard({ base, robot, grant, onSecret, onChanged }: { base: string; 
                     <td className="hide-narrow">
                       <Time iso={s.expires_at} never="never" />
                     </td>
-                    {account.server_admin && (
-                      <td className="row-actions">
-                        {state === 'active' && (
-                          <button type="button" className="button small secondary" onClick={() => setRevoking(s)} aria-label={`Revoke secret ${s.name} of ${robot.username}`}>
-                            Revoke
-                          </button>
-                        )}
-                      </td>
-                    )}
+                    <td className="row-actions">
+                      {state === 'active' && (
+                        <button type="button" className="button small secondary" onClick={() => setRevoking(s)} aria-label={`Revoke secret ${s.name} of ${robot.username}`}>
+                          Revoke
+                        </button>
+                      )}
+                    </td>
                   </tr>
                 );
               })}
