@@ -125,9 +125,12 @@ export interface AccessStore {
 
   createToken(token: Omit<TokenRecord, 'lastUsedAt' | 'revokedAt'>): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
+  /** The tokens an owner manages: personal access tokens and robot secrets (not refresh tokens or sessions). */
   listTokens(ownerKind: 'user' | 'robot', ownerId: number): Promise<TokenRecord[]>;
   revokeToken(id: string, at: number): Promise<boolean>;
   touchToken(id: string, at: number): Promise<void>;
+  /** Deletes control-panel sessions that expired or were revoked before `before`; returns how many. */
+  pruneSessions(before: number): Promise<number>;
 
   /** Appends events in one write (one commit), in order. */
   appendAudit(events: AuditEvent | readonly AuditEvent[]): Promise<void>;

@@ -37,7 +37,8 @@ describe('Sessions: control-panel sign-ins', () => {
     expect(started.secret).toMatch(/^berth_ses_/);
     expect(started.expiresAt - before).toBeGreaterThanOrEqual(2 * 3_600_000 - 1000);
     expect(started.expiresAt - before).toBeLessThanOrEqual(2 * 3_600_000 + 1000);
-    const row = (await f.stores.access.listTokens('user', aliceId)).find((t) => t.kind === 'session');
+    const row = await f.stores.access.getToken(started.secret.split('_')[2]!);
+    expect(row?.kind).toBe('session');
     expect(row?.secretHash).toMatch(/^[0-9a-f]{64}$/);
     expect(row?.secretHash).not.toContain(started.secret.split('_').pop());
 
@@ -55,7 +56,7 @@ describe('Sessions: control-panel sign-ins', () => {
     const pat = mintSecret('pat');
     await f.stores.access.createToken({ id: pat.id, kind: 'pat', ownerKind: 'user', ownerId: aliceId, name: 'ci', secretHash: pat.secretHash, scopes: [{ registry: 'acme', actions: ['pull'] }], expiresAt: null, createdAt: Date.now() });
     await expect(access.sessions.start('alice', pat.secret, '10.0.0.1', 'b')).rejects.toThrow(/password, not a token/);
-    expect((await f.stores.access.listTokens('user', aliceId)).filter((t) => t.kind === 'session')).toHaveLength(0);
+    expect((await f.stores.access.queryAudit({ action: 'session.' }, 10)).length).toBe(0);
   });
 
   it('an expired session, a disabled user or a tampered secret resume as nobody', async () => {
@@ -69,6 +70,15 @@ describe('Sessions: control-panel sign-ins', () => {
     const stale = mintSecret('session');
     await f.stores.access.createToken({ id: stale.id, kind: 'session', ownerKind: 'user', ownerId: aliceId, name: 'old', secretHash: stale.secretHash, scopes: null, expiresAt: Date.now() - 1, createdAt: Date.now() - 10_000 });
     expect(await access.sessions.resume(stale.secret)).toBeUndefined();
+  });
+
+  it('a sign-in prunes sessions that ended more than a day ago, and only those', async () => {
+    const row = (id: string, expiresAt: number) => ({ id, kind: 'session' as const, ownerKind: 'user' as const, ownerId: aliceId, name: 'old', secretHash: 'x'.repeat(64), scopes: null, expiresAt, createdAt: 0 });
+    await f.stores.access.createToken(row('ended-two-days-ago', Date.now() - 2 * 86_400_000));
+    await f.stores.access.createToken(row('ended-an-hour-ago', Date.now() - 3_600_000));
+    await access.sessions.start('alice', PASSWORD, '10.0.0.1', 'b');
+    expect(await f.stores.access.getToken('ended-two-days-ago')).toBeUndefined();
+    expect(await f.stores.access.getToken('ended-an-hour-ago')).toBeDefined();
   });
 
   it('a session secret is never accepted as an Authorization header (cookie only, where CSRF is checked)', async () => {

@@ -6,6 +6,7 @@ import type { Principal } from './principal.js';
 import { mintSecret, parseSecret, secretMatches } from './secrets.js';
 
 export const SESSION_COOKIE = 'berth_session';
+const PRUNE_AFTER_MS = 86_400_000;
 
 export interface StartedSession {
   /** The cookie's value: a token secret, stored only as its hash. */
@@ -41,6 +42,8 @@ export class Sessions {
     const expiresAt = now + this.ttlMs;
     await this.store.createToken({ id: minted.id, kind: 'session', ownerKind: 'user', ownerId: principal.id, name: `control panel (${client.slice(0, 80)})`, secretHash: minted.secretHash, scopes: null, expiresAt, createdAt: now });
     await this.audit.record(principal, source, { action: 'session.start', outcome: 'success', resource: minted.id });
+    // Each sign-in adds a row; the ones that can no longer be used go after a day (the audit log keeps their story).
+    await this.store.pruneSessions(now - PRUNE_AFTER_MS);
     return { secret: minted.secret, csrfToken: csrfTokenOf(minted.secret), expiresAt, principal: { ...principal, via: 'session', tokenId: minted.id } };
   }
 

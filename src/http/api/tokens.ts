@@ -57,8 +57,7 @@ export function registerTokenRoutes(api: FastifyInstance, ctx: ApiContext): void
 
   api.get('/tokens', doc({ summary: "List the caller's tokens", tags: ['Tokens'], responses: { '200': '`{tokens}`.' } }), async (req) => {
     const me = await caller(ctx, req);
-    // Control-panel sessions are tokens too, but not the caller's to manage here.
-    return { tokens: (await store.listTokens(me.kind, me.id)).filter((t) => t.kind !== 'session').map(tokenView) };
+    return { tokens: (await store.listTokens(me.kind, me.id)).map(tokenView) };
   });
 
   api.post('/tokens', doc({ summary: 'Create a personal access token (the secret is shown once)', tags: ['Tokens'], description: 'Without scopes, the token can do whatever its owner can.', body: createTokenBody, responses: { '201': '`{token, secret}`.', '403': 'Robots and scoped tokens cannot create tokens.' } }), async (req, reply) => {

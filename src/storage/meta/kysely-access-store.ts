@@ -267,7 +267,7 @@ export class KyselyAccessStore implements AccessStore {
       .selectAll()
       .where('owner_kind', '=', ownerKind)
       .where('owner_id', '=', ownerId)
-      .where('kind', '!=', 'refresh')
+      .where('kind', 'not in', ['refresh', 'session'])
       .orderBy('created_at')
       .execute();
     return rows.map(toToken);
@@ -280,6 +280,15 @@ export class KyselyAccessStore implements AccessStore {
 
   async touchToken(id: string, at: number): Promise<void> {
     await this.db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+
+  async pruneSessions(before: number): Promise<number> {
+    const res = await this.db
+      .deleteFrom('tokens')
+      .where('kind', '=', 'session')
+      .where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)]))
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
   }
 
   async appendAudit(events: AuditEvent | readonly AuditEvent[]): Promise<void> {

@@ -90,6 +90,18 @@ export function describeStores(name: string, create: () => Promise<StoresFixture
       expect(await access.revokeToken('pat1', 7)).toBe(false);
       expect(await access.getToken('pat1')).toMatchObject({ lastUsedAt: 5, revokedAt: 6 });
 
+      // Sessions are not listed with the owner's tokens; the stale ones are pruned, the live one stays.
+      const session = { ...token, kind: 'session' as const, scopes: null, createdAt: 10 };
+      await access.createToken({ ...session, id: 'ses-live', expiresAt: 1_000 });
+      await access.createToken({ ...session, id: 'ses-expired', expiresAt: 50 });
+      await access.createToken({ ...session, id: 'ses-revoked', expiresAt: 1_000 });
+      await access.revokeToken('ses-revoked', 60);
+      expect((await access.listTokens('user', user.id)).map((t) => t.id)).toEqual(['pat1']);
+      expect(await access.pruneSessions(100)).toBe(2);
+      expect(await access.getToken('ses-live')).toBeDefined();
+      expect(await access.getToken('ses-expired')).toBeUndefined();
+      expect(await access.getToken('pat1')).toBeDefined();
+
       const event = { actor: 'tok', actorKind: 'user' as const, outcome: 'success' as const };
       await access.appendAudit({ ...event, at: 100, action: 'token.create', registry: 'acme', detail: { n: 1 } });
       await access.appendAudit({ ...event, at: 200, action: 'user.create' });
