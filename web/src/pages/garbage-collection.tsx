@@ -8,6 +8,7 @@ import { PageHeader } from '../components/page-header';
 import { Pager } from '../components/pager';
 import { StatusBadge } from '../components/status-badge';
 import { Time } from '../components/time';
+import { useConfirm } from '../components/use-confirm';
 import { formatBytes, plural } from '../format';
 import type { PageProps } from '../routes';
 
@@ -207,15 +208,7 @@ function StartRun({ base, blocked, onStarted }: { base: string; blocked: boolean
 }
 
 function ActiveRun({ base, run, onChanged }: { base: string; run: GcRun; onChanged: () => void }) {
-  const [confirming, setConfirming] = useState(false);
-  const cancel = useAction();
-  const doCancel = async () => {
-    const answer = await cancel.run(() => api(`${base}/garbage-collection/${seg(run.uuid)}`, { method: 'PUT', body: { cancel: true } }));
-    if (answer !== undefined) {
-      setConfirming(false);
-      onChanged();
-    }
-  };
+  const cancel = useConfirm<GcRun>();
   return (
     <section className="card active-run" aria-labelledby="gc-active-heading">
       <h2 id="gc-active-heading">
@@ -251,21 +244,20 @@ function ActiveRun({ base, run, onChanged }: { base: string; run: GcRun; onChang
         Started <Time iso={run.created_at} />; last progress <Time iso={run.updated_at} />. Run {run.uuid}.
       </p>
       {run.status !== 'cancelling' && (
-        <button type="button" className="button secondary" onClick={() => setConfirming(true)}>
+        <button type="button" className="button secondary" onClick={() => cancel.ask(run)}>
           Cancel run
         </button>
       )}
       <ConfirmDialog
-        open={confirming}
+        {...cancel.dialog}
         title="Cancel this run?"
         confirmLabel="Cancel run"
-        busy={cancel.busy}
-        error={cancel.error}
-        onConfirm={doCancel}
-        onClose={() => {
-          setConfirming(false);
-          cancel.clearError();
-        }}
+        onConfirm={() =>
+          void cancel.confirm(async (asked) => {
+            await api(`${base}/garbage-collection/${seg(asked.uuid)}`, { method: 'PUT', body: { cancel: true } });
+            onChanged();
+          })
+        }
       >
         <p>The run stops at its next batch. What it has deleted so far stays deleted.</p>
       </ConfirmDialog>

@@ -8,6 +8,7 @@ import { Field } from '../components/field';
 import { PageHeader } from '../components/page-header';
 import { Pager } from '../components/pager';
 import { UsageBar } from '../components/usage-bar';
+import { useConfirm } from '../components/use-confirm';
 import { useDebounced } from '../components/use-debounced';
 import { formatBytes, formatCents, plural } from '../format';
 import type { PageProps } from '../routes';
@@ -25,8 +26,6 @@ interface Options {
 
 const PER_PAGE = 20;
 
-type Pending = { kind: 'tier' | 'delete'; registry: RegistryView } | undefined;
-
 /** Every registry the user may see, with its tier, storage against the tier, this month's transfer and cost. */
 export function RegistriesPage(_props: PageProps) {
   const account = useAccount();
@@ -34,24 +33,16 @@ export function RegistriesPage(_props: PageProps) {
   const [page, setPage] = useState(1);
   const list = useApi<RegistryList>(`/registries${query({ page, per_page: PER_PAGE })}`);
   const [creating, setCreating] = useState(false);
-  const [pending, setPending] = useState<Pending>();
+  const [changingTier, setChangingTier] = useState<RegistryView>();
+  const remove = useConfirm<RegistryView>();
   const [notice, setNotice] = useState<string>();
   // Bumped after a change, so each card fetches its usage again.
   const [generation, setGeneration] = useState(0);
-  const remove = useAction();
 
   const changed = (message: string) => {
     setNotice(message);
-    setPending(undefined);
     setGeneration((g) => g + 1);
     list.reload();
-  };
-
-  const confirmDelete = async () => {
-    if (pending?.kind !== 'delete') return;
-    const name = pending.registry.name;
-    const done = await remove.run(() => api(`/registries/${seg(name)}`, { method: 'DELETE' }).then(() => true));
-    if (done) changed(`Registry ${name} deleted. Its storage is freed by the next garbage collection.`);
   };
 
   const createButton = mayCreate && (
@@ -86,26 +77,35 @@ export function RegistriesPage(_props: PageProps) {
       {registries.length > 0 && (
         <ul className="registry-list" aria-label="Registries">
           {registries.map((r) => (
-            <RegistryCard key={r.name} registry={r} generation={generation} manage={account.server_admin} onTier={() => { remove.clearError(); setPending({ kind: 'tier', registry: r }); }} onDelete={() => { remove.clearError(); setPending({ kind: 'delete', registry: r }); }} />
+            <RegistryCard key={r.name} registry={r} generation={generation} manage={account.server_admin} onTier={() => setChangingTier(r)} onDelete={() => remove.ask(r)} />
           ))}
         </ul>
       )}
       {list.data?.meta && <Pager page={page} perPage={PER_PAGE} total={list.data.meta.total} onPage={setPage} label="Registry pages" />}
 
       <CreateRegistryDialog open={creating} onClose={() => setCreating(false)} onCreated={(name) => navigate(`/registries/${seg(name)}`)} />
-      <ChangeTierDialog registry={pending?.kind === 'tier' ? pending.registry : undefined} onClose={() => setPending(undefined)} onChanged={(name, tier) => changed(`Registry ${name} is now on the ${tier} tier.`)} />
+      <ChangeTierDialog
+        registry={changingTier}
+        onClose={() => setChangingTier(undefined)}
+        onChanged={(name, tier) => {
+          setChangingTier(undefined);
+          changed(`Registry ${name} is now on the ${tier} tier.`);
+        }}
+      />
       <ConfirmDialog
-        open={pending?.kind === 'delete'}
-        title={`Delete registry ${pending?.registry.name ?? ''}?`}
+        {...remove.dialog}
+        title={`Delete registry ${remove.target?.name ?? ''}?`}
         confirmLabel="Delete registry"
-        confirmText={pending?.registry.name}
-        busy={remove.busy}
-        error={remove.error}
-        onConfirm={confirmDelete}
-        onClose={() => setPending(undefined)}
+        confirmText={remove.target?.name}
+        onConfirm={() =>
+          void remove.confirm(async (registry) => {
+            await api(`/registries/${seg(registry.name)}`, { method: 'DELETE' });
+            changed(`Registry ${registry.name} deleted. Its storage is freed by the next garbage collection.`);
+          })
+        }
       >
         <p>
-          This deletes every repository, tag and manifest in <strong>{pending?.registry.name}</strong>, and its robot accounts and access grants. Anything pulling from it
+          This deletes every repository, tag and manifest in <strong>{remove.target?.name}</strong>, and its robot accounts and access grants. Anything pulling from it
           will fail. This cannot be undone.
         </p>
       </ConfirmDialog>

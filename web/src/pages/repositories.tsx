@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { api, query, seg } from '../api/client';
 import type { RepositoryItem, RepositoryList } from '../api/repository-types';
-import { useAction, useApi } from '../api/use-api';
+import { useApi } from '../api/use-api';
 import { ConfirmDialog } from '../components/dialog';
 import { EmptyState, ErrorMessage, Loading, Notice } from '../components/feedback';
 import { Field } from '../components/field';
@@ -11,6 +11,7 @@ import { Pager } from '../components/pager';
 import { SeverityBadge } from '../components/severity';
 import { SortHeader, type SortDirection } from '../components/sort-header';
 import { Time } from '../components/time';
+import { useConfirm } from '../components/use-confirm';
 import { useDebounced } from '../components/use-debounced';
 import { formatBytes, plural } from '../format';
 import type { PageProps } from '../routes';
@@ -42,9 +43,8 @@ export function RepositoriesPage({ params }: PageProps) {
 
   const base = `/registries/${seg(registry)}`;
   const list = useApi<RepositoryList>(`${base}/repositoriesV2${query({ q: q || undefined, sort: sort === 'name' ? undefined : sort, page, per_page: PER_PAGE })}`);
-  const [deleting, setDeleting] = useState<string>();
+  const remove = useConfirm<string>();
   const [notice, setNotice] = useState<string>();
-  const remove = useAction();
 
   const direction = (key: SortKey): SortDirection | undefined => (sort === key ? 'ascending' : sort === `-${key}` ? 'descending' : undefined);
   // Names sort A-Z first; sizes, dates and counts biggest or newest first.
@@ -53,17 +53,6 @@ export function RepositoriesPage({ params }: PageProps) {
     const second = key === 'name' ? `-${key}` : key;
     const next = sort === first ? second : first;
     setSearch({ sort: next === 'name' ? undefined : next, page: undefined });
-  };
-
-  const confirmDelete = async () => {
-    if (!deleting) return;
-    const name = deleting;
-    const done = await remove.run(() => api(`${base}/repositories/${seg(name)}`, { method: 'DELETE' }).then(() => true));
-    if (done) {
-      setDeleting(undefined);
-      setNotice(`Repository ${name} deleted. Its storage is freed by the next garbage collection.`);
-      list.reload();
-    }
   };
 
   const data = list.data;
@@ -124,7 +113,7 @@ export function RepositoriesPage({ params }: PageProps) {
                       </td>
                       <td>{r.worst_severity ? <SeverityBadge severity={r.worst_severity} /> : <span className="muted">Not scanned</span>}</td>
                       <td className="num">
-                        <button type="button" className="button secondary small danger-text" onClick={() => { remove.clearError(); setDeleting(r.name); }} aria-label={`Delete repository ${r.name}`}>
+                        <button type="button" className="button secondary small danger-text" onClick={() => remove.ask(r.name)} aria-label={`Delete repository ${r.name}`}>
                           Delete
                         </button>
                       </td>
@@ -142,17 +131,20 @@ export function RepositoriesPage({ params }: PageProps) {
         </>
       )}
       <ConfirmDialog
-        open={deleting !== undefined}
-        title={`Delete repository ${deleting ?? ''}?`}
+        {...remove.dialog}
+        title={`Delete repository ${remove.target ?? ''}?`}
         confirmLabel="Delete repository"
-        confirmText={deleting}
-        busy={remove.busy}
-        error={remove.error}
-        onConfirm={confirmDelete}
-        onClose={() => setDeleting(undefined)}
+        confirmText={remove.target}
+        onConfirm={() =>
+          void remove.confirm(async (name) => {
+            await api(`${base}/repositories/${seg(name)}`, { method: 'DELETE' });
+            setNotice(`Repository ${name} deleted. Its storage is freed by the next garbage collection.`);
+            list.reload();
+          })
+        }
       >
         <p>
-          This deletes every tag and manifest of <strong>{registry}/{deleting}</strong>. Anything pulling them will fail. This cannot be undone.
+          This deletes every tag and manifest of <strong>{registry}/{remove.target}</strong>. Anything pulling them will fail. This cannot be undone.
         </p>
       </ConfirmDialog>
     </>

@@ -1,7 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, query, seg } from '../api/client';
 import type { ManifestItem, ManifestList, Platform, ScanSummary, TagItem, TagList } from '../api/repository-types';
-import { useAction, useApi } from '../api/use-api';
+import { useApi } from '../api/use-api';
 import { CopyButton } from '../components/copy-button';
 import { ConfirmDialog } from '../components/dialog';
 import { Digest } from '../components/digest';
@@ -11,6 +11,7 @@ import { PageHeader } from '../components/page-header';
 import { Pager } from '../components/pager';
 import { SeverityCounts } from '../components/severity';
 import { Time } from '../components/time';
+import { useConfirm } from '../components/use-confirm';
 import { formatBytes, plural, shortDigest } from '../format';
 import type { PageProps } from '../routes';
 import { Link, navigate } from '../router';
@@ -51,9 +52,9 @@ export function RepositoryPage({ params }: PageProps) {
   const [manifestPage, setManifestPage] = useState(1);
   const tags = useApi<TagList>(`${base}/tags${query({ page: tagPage, per_page: TAGS_PER_PAGE })}`);
   const manifests = useApi<ManifestList>(`${base}/digests${query({ page: manifestPage, per_page: MANIFESTS_PER_PAGE })}`);
-  const [deletion, setDeletion] = useState<Deletion>();
+  const remove = useConfirm<Deletion>();
+  const deletion = remove.target;
   const [notice, setNotice] = useState<string>();
-  const remove = useAction();
   const reloadTags = tags.reload;
   const reloadManifests = manifests.reload;
 
@@ -68,18 +69,8 @@ export function RepositoryPage({ params }: PageProps) {
     return () => window.clearTimeout(timer);
   }, [scanning, tags.data, manifests.data, reloadTags, reloadManifests]);
 
-  const ask = (d: Deletion) => {
-    remove.clearError();
-    setDeletion(d);
-  };
-
-  const confirmDelete = async () => {
-    if (!deletion) return;
-    const d = deletion;
-    const path = d.kind === 'tag' ? `${base}/tags/${seg(d.tag)}` : d.kind === 'manifest' ? `${base}/digests/${seg(d.digest)}` : base;
-    const done = await remove.run(() => api(path, { method: 'DELETE' }).then(() => true));
-    if (!done) return;
-    setDeletion(undefined);
+  const deleteNow = async (d: Deletion) => {
+    await api(d.kind === 'tag' ? `${base}/tags/${seg(d.tag)}` : d.kind === 'manifest' ? `${base}/digests/${seg(d.digest)}` : base, { method: 'DELETE' });
     if (d.kind === 'repository') {
       navigate(registryPath);
       return;
@@ -115,7 +106,7 @@ export function RepositoryPage({ params }: PageProps) {
       }
       actions={
         !gone && (
-          <button type="button" className="button secondary danger-text" onClick={() => ask({ kind: 'repository' })}>
+          <button type="button" className="button secondary danger-text" onClick={() => remove.ask({ kind: 'repository' })}>
             Delete repository
           </button>
         )
@@ -153,7 +144,7 @@ export function RepositoryPage({ params }: PageProps) {
         <span className="visually-hidden">Refers to the manifest above: </span>
         <strong>{artifactLabel(r.artifact_type ?? '')}</strong>
       </span>,
-      <DeleteButton label="Delete" name={`Delete ${artifactLabel(r.artifact_type ?? '')} ${shortDigest(r.digest)}`} onClick={() => ask({ kind: 'manifest', digest: r.digest, tags: r.tags, what: artifactLabel(r.artifact_type ?? '') })} />,
+      <DeleteButton label="Delete" name={`Delete ${artifactLabel(r.artifact_type ?? '')} ${shortDigest(r.digest)}`} onClick={() => remove.ask({ kind: 'manifest', digest: r.digest, tags: r.tags, what: artifactLabel(r.artifact_type ?? '') })} />,
       depth,
       seen,
     );
@@ -170,7 +161,7 @@ export function RepositoryPage({ params }: PageProps) {
         <PullCommand command={pull} label={`Copy the pull command for ${repo}:${t.tag}`} />
       </>
     );
-    const actions = <DeleteButton label="Delete" name={`Delete tag ${t.tag}`} onClick={() => ask({ kind: 'tag', tag: t.tag, digest: t.manifest_digest })} />;
+    const actions = <DeleteButton label="Delete" name={`Delete tag ${t.tag}`} onClick={() => remove.ask({ kind: 'tag', tag: t.tag, digest: t.manifest_digest })} />;
     return [
       <ManifestRow
         key={`tag-${t.tag}`}
@@ -248,7 +239,7 @@ export function RepositoryPage({ params }: PageProps) {
                           <PullCommand command={`docker pull ${imageRef(registry, repo, { digest: m.digest })}`} label={`Copy the pull command for ${repo}@${shortDigest(m.digest)}`} />
                         </>
                       );
-                      const actions = <DeleteButton label="Delete" name={`Delete manifest ${shortDigest(m.digest)}`} onClick={() => ask({ kind: 'manifest', digest: m.digest, tags: m.tags, what: 'manifest' })} />;
+                      const actions = <DeleteButton label="Delete" name={`Delete manifest ${shortDigest(m.digest)}`} onClick={() => remove.ask({ kind: 'manifest', digest: m.digest, tags: m.tags, what: 'manifest' })} />;
                       return manifestRows(m, first, actions, 0, new Set());
                     })}
                   </tbody>
@@ -261,14 +252,11 @@ export function RepositoryPage({ params }: PageProps) {
       )}
 
       <ConfirmDialog
-        open={deletion !== undefined}
+        {...remove.dialog}
         title={deletion?.kind === 'tag' ? `Delete tag ${deletion.tag}?` : deletion?.kind === 'manifest' ? `Delete ${deletion.what} ${shortDigest(deletion.digest)}?` : `Delete repository ${repo}?`}
         confirmLabel={deletion?.kind === 'tag' ? 'Delete tag' : deletion?.kind === 'manifest' ? 'Delete manifest' : 'Delete repository'}
         confirmText={deletion?.kind === 'repository' ? repo : undefined}
-        busy={remove.busy}
-        error={remove.error}
-        onConfirm={confirmDelete}
-        onClose={() => setDeletion(undefined)}
+        onConfirm={() => void remove.confirm(deleteNow)}
       >
         {deletion?.kind === 'tag' && (
           <p>

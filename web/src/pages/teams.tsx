@@ -6,6 +6,7 @@ import { EmptyState, ErrorMessage, Loading, Notice } from '../components/feedbac
 import { Field } from '../components/field';
 import { PageHeader } from '../components/page-header';
 import { Time } from '../components/time';
+import { useConfirm } from '../components/use-confirm';
 import { fieldError } from '../components/validation';
 import { plural } from '../format';
 import type { PageProps } from '../routes';
@@ -107,12 +108,14 @@ function CreateTeam({ onCreated }: { onCreated: (name: string) => void }) {
   );
 }
 
+/** Deleting the team, or removing one member from it. */
+type TeamChange = { kind: 'delete' } | { kind: 'remove'; member: string };
+
 function TeamCard({ team, onChanged }: { team: Team; onChanged: (message: string) => void }) {
   const path = `/teams/${seg(team.name)}`;
   const [username, setUsername] = useState('');
-  const [confirm, setConfirm] = useState<{ kind: 'delete' } | { kind: 'remove'; member: string }>();
+  const change = useConfirm<TeamChange>();
   const add = useAction();
-  const action = useAction();
 
   const addMember = async (event: FormEvent) => {
     event.preventDefault();
@@ -126,17 +129,7 @@ function TeamCard({ team, onChanged }: { team: Team; onChanged: (message: string
       onChanged(`${who} added to ${team.name}.`);
     }
   };
-  const act = async () => {
-    if (!confirm) return;
-    const done = await action.run(async () => {
-      await api(confirm.kind === 'delete' ? path : `${path}/members/${seg(confirm.member)}`, { method: 'DELETE' });
-      return true;
-    });
-    if (done) {
-      setConfirm(undefined);
-      onChanged(confirm.kind === 'delete' ? `Team ${team.name} deleted, with its grants.` : `${confirm.member} removed from ${team.name}.`);
-    }
-  };
+  const asked = change.target;
 
   const headingId = `team-${team.name}-heading`;
   const inputId = `team-${team.name}-add`;
@@ -144,7 +137,7 @@ function TeamCard({ team, onChanged }: { team: Team; onChanged: (message: string
     <article className="card" aria-labelledby={headingId}>
       <div className="card-header">
         <h2 id={headingId}>{team.name}</h2>
-        <button type="button" className="button danger small" onClick={() => setConfirm({ kind: 'delete' })} aria-label={`Delete team ${team.name}`}>
+        <button type="button" className="button danger small" onClick={() => change.ask({ kind: 'delete' })} aria-label={`Delete team ${team.name}`}>
           Delete
         </button>
       </div>
@@ -158,7 +151,7 @@ function TeamCard({ team, onChanged }: { team: Team; onChanged: (message: string
           {[...team.members].sort().map((m) => (
             <li key={m}>
               <span>{m}</span>
-              <button type="button" className="button small secondary" onClick={() => setConfirm({ kind: 'remove', member: m })} aria-label={`Remove ${m} from ${team.name}`}>
+              <button type="button" className="button small secondary" onClick={() => change.ask({ kind: 'remove', member: m })} aria-label={`Remove ${m} from ${team.name}`}>
                 Remove
               </button>
             </li>
@@ -176,20 +169,19 @@ function TeamCard({ team, onChanged }: { team: Team; onChanged: (message: string
       </form>
       <ErrorMessage error={add.error} />
       <ConfirmDialog
-        open={confirm !== undefined}
-        title={confirm?.kind === 'delete' ? `Delete team ${team.name}?` : `Remove ${confirm?.kind === 'remove' ? confirm.member : ''} from ${team.name}?`}
-        confirmLabel={confirm?.kind === 'delete' ? 'Delete team' : 'Remove member'}
-        confirmText={confirm?.kind === 'delete' ? team.name : undefined}
-        busy={action.busy}
-        error={action.error}
-        onConfirm={() => void act()}
-        onClose={() => {
-          setConfirm(undefined);
-          action.clearError();
-        }}
+        {...change.dialog}
+        title={asked?.kind === 'delete' ? `Delete team ${team.name}?` : `Remove ${asked?.kind === 'remove' ? asked.member : ''} from ${team.name}?`}
+        confirmLabel={asked?.kind === 'delete' ? 'Delete team' : 'Remove member'}
+        confirmText={asked?.kind === 'delete' ? team.name : undefined}
+        onConfirm={() =>
+          void change.confirm(async (c) => {
+            await api(c.kind === 'delete' ? path : `${path}/members/${seg(c.member)}`, { method: 'DELETE' });
+            onChanged(c.kind === 'delete' ? `Team ${team.name} deleted, with its grants.` : `${c.member} removed from ${team.name}.`);
+          })
+        }
       >
         <p>
-          {confirm?.kind === 'delete'
+          {asked?.kind === 'delete'
             ? `Its ${plural(team.members.length, 'member')} lose every role granted to the team, at once. The users themselves stay.`
             : 'They lose the roles granted to the team at once (not those granted to them directly).'}
         </p>

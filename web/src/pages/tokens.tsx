@@ -8,8 +8,10 @@ import { EmptyState, ErrorMessage, Loading, Notice } from '../components/feedbac
 import { Field } from '../components/field';
 import { PageHeader } from '../components/page-header';
 import { SecretReveal } from '../components/secret-reveal';
+import { Select } from '../components/select';
 import { StatusBadge } from '../components/status-badge';
 import { Time } from '../components/time';
+import { useConfirm } from '../components/use-confirm';
 import { fieldError } from '../components/validation';
 import type { PageProps } from '../routes';
 import { useAccount } from '../session';
@@ -38,22 +40,8 @@ export function TokensPage(_props: PageProps) {
   const account = useAccount();
   const tokens = useApi<{ tokens: TokenView[] }>('/tokens');
   const [revealed, setRevealed] = useState<{ name: string; secret: string }>();
-  const [revoking, setRevoking] = useState<TokenView>();
+  const revoke = useConfirm<TokenView>();
   const [notice, setNotice] = useState<string>();
-  const revoke = useAction();
-
-  const doRevoke = async () => {
-    if (!revoking) return;
-    const done = await revoke.run(async () => {
-      await api(`/tokens/${seg(revoking.id)}`, { method: 'DELETE' });
-      return true;
-    });
-    if (done) {
-      setNotice(`Token ${revoking.name} revoked: it no longer works.`);
-      setRevoking(undefined);
-      tokens.reload();
-    }
-  };
 
   const list = tokens.data ? [...tokens.data.tokens].sort((a, b) => b.created_at.localeCompare(a.created_at)) : undefined;
   return (
@@ -132,7 +120,7 @@ export function TokensPage(_props: PageProps) {
                     </td>
                     <td className="row-actions">
                       {state === 'active' && (
-                        <button type="button" className="button small danger" onClick={() => setRevoking(t)} aria-label={`Revoke token ${t.name}`}>
+                        <button type="button" className="button small danger" onClick={() => revoke.ask(t)} aria-label={`Revoke token ${t.name}`}>
                           Revoke
                         </button>
                       )}
@@ -145,16 +133,16 @@ export function TokensPage(_props: PageProps) {
         </div>
       )}
       <ConfirmDialog
-        open={revoking !== undefined}
-        title={`Revoke token ${revoking?.name ?? ''}?`}
+        {...revoke.dialog}
+        title={`Revoke token ${revoke.target?.name ?? ''}?`}
         confirmLabel="Revoke token"
-        busy={revoke.busy}
-        error={revoke.error}
-        onConfirm={doRevoke}
-        onClose={() => {
-          setRevoking(undefined);
-          revoke.clearError();
-        }}
+        onConfirm={() =>
+          void revoke.confirm(async (token) => {
+            await api(`/tokens/${seg(token.id)}`, { method: 'DELETE' });
+            setNotice(`Token ${token.name} revoked: it no longer works.`);
+            tokens.reload();
+          })
+        }
       >
         <p>Anything using it (scripts, CI, docker logins) stops working at once. This cannot be undone.</p>
       </ConfirmDialog>
@@ -196,13 +184,7 @@ function CreateToken({ onCreated }: { onCreated: (name: string, secret: string) 
           <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} autoComplete="off" />
         </Field>
         <Field label="Expires" error={fieldError(action.error, 'expires_in_seconds')}>
-          <select value={expiry} onChange={(e) => setExpiry(e.target.value)}>
-            {EXPIRY_CHOICES.map((c) => (
-              <option key={c.value} value={c.value}>
-                {c.label}
-              </option>
-            ))}
-          </select>
+          <Select options={EXPIRY_CHOICES} value={expiry} onChange={setExpiry} />
         </Field>
       </div>
       <div className="checkbox">

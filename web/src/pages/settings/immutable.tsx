@@ -5,6 +5,7 @@ import { ConfirmDialog } from '../../components/dialog';
 import { EmptyState, ErrorMessage, Loading, Notice } from '../../components/feedback';
 import { Field } from '../../components/field';
 import { Time } from '../../components/time';
+import { useConfirm } from '../../components/use-confirm';
 import { fieldError } from '../../components/validation';
 import type { SectionProps } from './shared';
 
@@ -20,22 +21,8 @@ interface ImmutableRule {
 export function ImmutableTagsSection({ registry }: SectionProps) {
   const base = `/registries/${seg(registry)}/immutable-tags`;
   const rules = useApi<{ immutable_tags: ImmutableRule[] }>(base);
-  const [lifting, setLifting] = useState<ImmutableRule>();
+  const lift = useConfirm<ImmutableRule>();
   const [notice, setNotice] = useState<string>();
-  const lift = useAction();
-
-  const doLift = async () => {
-    if (!lifting) return;
-    const done = await lift.run(async () => {
-      await api(`${base}/${lifting.id}`, { method: 'DELETE' });
-      return true;
-    });
-    if (done) {
-      setNotice(`Rule ${lifting.tag_pattern} lifted: those tags may move and be deleted again.`);
-      setLifting(undefined);
-      rules.reload();
-    }
-  };
 
   return (
     <section aria-labelledby="immutable-heading">
@@ -86,7 +73,7 @@ export function ImmutableTagsSection({ registry }: SectionProps) {
                     <Time iso={r.created_at} /> by {r.created_by}
                   </td>
                   <td className="row-actions">
-                    <button type="button" className="button small danger" onClick={() => setLifting(r)} aria-label={`Lift the rule for ${r.tag_pattern} in ${r.repository_pattern}`}>
+                    <button type="button" className="button small danger" onClick={() => lift.ask(r)} aria-label={`Lift the rule for ${r.tag_pattern} in ${r.repository_pattern}`}>
                       Lift
                     </button>
                   </td>
@@ -97,19 +84,19 @@ export function ImmutableTagsSection({ registry }: SectionProps) {
         </div>
       )}
       <ConfirmDialog
-        open={lifting !== undefined}
+        {...lift.dialog}
         title="Lift this rule?"
         confirmLabel="Lift rule"
-        busy={lift.busy}
-        error={lift.error}
-        onConfirm={doLift}
-        onClose={() => {
-          setLifting(undefined);
-          lift.clearError();
-        }}
+        onConfirm={() =>
+          void lift.confirm(async (rule) => {
+            await api(`${base}/${rule.id}`, { method: 'DELETE' });
+            setNotice(`Rule ${rule.tag_pattern} lifted: those tags may move and be deleted again.`);
+            rules.reload();
+          })
+        }
       >
         <p>
-          Tags matching <code>{lifting?.tag_pattern}</code> may be moved and deleted again, unless another rule covers them.
+          Tags matching <code>{lift.target?.tag_pattern}</code> may be moved and deleted again, unless another rule covers them.
         </p>
       </ConfirmDialog>
     </section>

@@ -5,9 +5,11 @@ import { ConfirmDialog } from '../../components/dialog';
 import { EmptyState, ErrorMessage, Loading, Notice } from '../../components/feedback';
 import { Field } from '../../components/field';
 import { Time } from '../../components/time';
+import { useConfirm } from '../../components/use-confirm';
 import { fieldError } from '../../components/validation';
 import { useAccount } from '../../session';
-import { ROLES, roleLabel, type Grant, type Role, type SectionProps } from './shared';
+import { GrantFields } from './grant-fields';
+import { roleLabel, type Grant, type Role, type SectionProps } from './shared';
 
 interface Team {
   name: string;
@@ -25,22 +27,9 @@ const KIND_LABEL: Record<Grant['subject_kind'], string> = { user: 'User', team: 
 export function MembersSection({ registry }: SectionProps) {
   const path = `/registries/${seg(registry)}/grants`;
   const grants = useApi<{ grants: Grant[] }>(path);
-  const [revoking, setRevoking] = useState<Grant>();
+  const revoke = useConfirm<Grant>();
   const [notice, setNotice] = useState<string>();
-  const revoke = useAction();
-
-  const doRevoke = async () => {
-    if (!revoking) return;
-    const done = await revoke.run(async () => {
-      await api(`${path}/${revoking.id}`, { method: 'DELETE' });
-      return true;
-    });
-    if (done) {
-      setNotice(`${roleLabel(revoking.role)} access of ${revoking.subject} revoked.`);
-      setRevoking(undefined);
-      grants.reload();
-    }
-  };
+  const revoking = revoke.target;
 
   return (
     <section aria-labelledby="members-heading">
@@ -92,7 +81,7 @@ export function MembersSection({ registry }: SectionProps) {
                     <Time iso={g.created_at} />
                   </td>
                   <td className="row-actions">
-                    <button type="button" className="button small danger" onClick={() => setRevoking(g)} aria-label={`Revoke ${g.subject}'s ${roleLabel(g.role).toLowerCase()} access`}>
+                    <button type="button" className="button small danger" onClick={() => revoke.ask(g)} aria-label={`Revoke ${g.subject}'s ${roleLabel(g.role).toLowerCase()} access`}>
                       Revoke
                     </button>
                   </td>
@@ -103,16 +92,16 @@ export function MembersSection({ registry }: SectionProps) {
         </div>
       )}
       <ConfirmDialog
-        open={revoking !== undefined}
+        {...revoke.dialog}
         title="Revoke access?"
         confirmLabel="Revoke"
-        busy={revoke.busy}
-        error={revoke.error}
-        onConfirm={doRevoke}
-        onClose={() => {
-          setRevoking(undefined);
-          revoke.clearError();
-        }}
+        onConfirm={() =>
+          void revoke.confirm(async (grant) => {
+            await api(`${path}/${grant.id}`, { method: 'DELETE' });
+            setNotice(`${roleLabel(grant.role)} access of ${grant.subject} revoked.`);
+            grants.reload();
+          })
+        }
       >
         {revoking && (
           <p>
@@ -198,18 +187,7 @@ function AddGrant({ registry, path, onAdded }: { registry: string; path: string;
               ))}
           </datalist>
         )}
-        <Field label="Role" hint={ROLES.find((r) => r.value === role)?.hint}>
-          <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
-            {ROLES.map((r) => (
-              <option key={r.value} value={r.value}>
-                {r.label}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field label="Repositories (optional)" hint={`Empty: the whole registry. Or a pattern such as ${registry}/app/*`} error={fieldError(action.error, 'repository_pattern')}>
-          <input value={pattern} onChange={(e) => setPattern(e.target.value)} placeholder={`${registry}/*`} autoComplete="off" spellCheck={false} />
-        </Field>
+        <GrantFields registry={registry} role={role} onRole={setRole} pattern={pattern} onPattern={setPattern} error={action.error} />
       </div>
       <ErrorMessage error={action.error} />
       <div className="form-actions">

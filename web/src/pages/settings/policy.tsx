@@ -3,6 +3,7 @@ import { api, seg } from '../../api/client';
 import { useAction, useApi } from '../../api/use-api';
 import { ErrorMessage, Loading, Notice } from '../../components/feedback';
 import { Field } from '../../components/field';
+import { Select } from '../../components/select';
 import { fieldError } from '../../components/validation';
 import { listOf, type SectionProps } from './shared';
 
@@ -68,13 +69,7 @@ export function PullPolicySection({ registry }: SectionProps) {
         <form className="card" onSubmit={submit} aria-labelledby="policy-form-heading">
           <h3 id="policy-form-heading">Block pulls</h3>
           <Field label="Block images with findings of severity" hint="Pulls (manifest GETs) of such images are refused with DENIED." error={fieldError(action.error, 'block_severity')}>
-            <select value={severity} onChange={(e) => setSeverity(e.target.value as '' | BlockSeverity)}>
-              {CHOICES.map((c) => (
-                <option key={c.value} value={c.value}>
-                  {c.label}
-                </option>
-              ))}
-            </select>
+            <Select options={CHOICES} value={severity} onChange={setSeverity} />
           </Field>
           <div className="checkbox">
             <input type="checkbox" id="policy-unscanned" checked={unscanned} onChange={(e) => setUnscanned(e.target.checked)} aria-describedby="policy-unscanned-hint" />

@@ -4,8 +4,10 @@ import { useAction, useApi } from '../../api/use-api';
 import { ConfirmDialog } from '../../components/dialog';
 import { EmptyState, ErrorMessage, Loading, Notice } from '../../components/feedback';
 import { Field } from '../../components/field';
+import { Select } from '../../components/select';
 import { StatusBadge } from '../../components/status-badge';
 import { Time } from '../../components/time';
+import { useConfirm } from '../../components/use-confirm';
 import { problemOf } from '../../components/validation';
 import { formatBytes, plural, shortDigest } from '../../format';
 import { listOf, type SectionProps } from './shared';
@@ -102,6 +104,9 @@ interface RuleDraft {
   countType: CountType;
   countNumber: string;
 }
+
+/** What expire and keep rules say about tags. */
+type TagDraft = Pick<RuleDraft, 'tagStatus' | 'tagMode' | 'tags'>;
 
 interface KeepDraft {
   key: number;
@@ -292,23 +297,8 @@ export function RetentionSection({ registry }: SectionProps) {
 function PolicyCard({ base, policy: p, onEdit, onChanged }: { base: string; policy: Policy; onEdit: () => void; onChanged: (message: string) => void }) {
   const path = `${base}/${seg(p.id)}`;
   const runs = useApi<{ retention_runs: Run[] }>(`${path}/runs${query({ per_page: 5 })}`);
-  const [confirm, setConfirm] = useState<'delete' | 'run'>();
-  const action = useAction();
-  const act = async () => {
-    const done = await action.run(async () => {
-      if (confirm === 'delete') await api(path, { method: 'DELETE' });
-      else await api(`${path}/runs`, { method: 'POST' });
-      return true;
-    });
-    if (done) {
-      const what = confirm;
-      setConfirm(undefined);
-      if (what === 'run') {
-        runs.reload();
-        onChanged(`A run of ${p.id} is queued; it shows under its last runs.`);
-      } else onChanged(`Retention policy ${p.id} deleted. Its run history stays.`);
-    }
-  };
+  const act = useConfirm<'delete' | 'run'>();
+  const asked = act.target;
   const headingId = `policy-${p.id}-heading`;
   return (
     <article className="card" aria-labelledby={headingId}>
@@ -321,10 +311,10 @@ function PolicyCard({ base, policy: p, onEdit, onChanged }: { base: string; poli
           <button type="button" className="button secondary small" onClick={onEdit} aria-label={`Edit policy ${p.id}`}>
             Edit
           </button>
-          <button type="button" className="button secondary small" onClick={() => setConfirm('run')} aria-label={`Run policy ${p.id} now`}>
+          <button type="button" className="button secondary small" onClick={() => act.ask('run')} aria-label={`Run policy ${p.id} now`}>
             Run now
           </button>
-          <button type="button" className="button danger small" onClick={() => setConfirm('delete')} aria-label={`Delete policy ${p.id}`}>
+          <button type="button" className="button danger small" onClick={() => act.ask('delete')} aria-label={`Delete policy ${p.id}`}>
             Delete
           </button>
         </div>
@@ -411,19 +401,24 @@ function PolicyCard({ base, policy: p, onEdit, onChanged }: { base: string; poli
         </div>
       )}
       <ConfirmDialog
-        open={confirm !== undefined}
-        title={confirm === 'delete' ? `Delete policy ${p.id}?` : `Run ${p.id} now?`}
-        confirmLabel={confirm === 'delete' ? 'Delete policy' : 'Run now'}
-        busy={action.busy}
-        error={action.error}
-        onConfirm={() => void act()}
-        onClose={() => {
-          setConfirm(undefined);
-          action.clearError();
-        }}
+        {...act.dialog}
+        title={asked === 'delete' ? `Delete policy ${p.id}?` : `Run ${p.id} now?`}
+        confirmLabel={asked === 'delete' ? 'Delete policy' : 'Run now'}
+        onConfirm={() =>
+          void act.confirm(async (what) => {
+            if (what === 'delete') {
+              await api(path, { method: 'DELETE' });
+              onChanged(`Retention policy ${p.id} deleted. Its run history stays.`);
+            } else {
+              await api(`${path}/runs`, { method: 'POST' });
+              runs.reload();
+              onChanged(`A run of ${p.id} is queued; it shows under its last runs.`);
+            }
+          })
+        }
       >
         <p>
-          {confirm === 'delete'
+          {asked === 'delete'
             ? 'Its scheduled runs stop. What it deleted stays deleted, and its run history is kept.'
             : 'The run deletes what a preview would list at this moment, then starts a garbage collection of the layers that freed. Edit the policy to preview it first.'}
         </p>
@@ -439,6 +434,11 @@ function errorFor(error: ApiError | undefined, ...paths: string[]): string | und
   const problem = problemOf(error);
   if (!problem?.path) return undefined;
   return paths.some((p) => problem.path === p || problem.path!.startsWith(`${p}.`)) ? problem.message : undefined;
+}
+
+/** A problem somewhere in the rule at `at` that none of its fields (`placed`) shows. */
+function unplacedError(error: ApiError | undefined, at: string, placed: string[]): string | undefined {
+  return placed.some((p) => errorFor(error, p)) ? undefined : errorFor(error, at);
 }
 
 const FIELD_NAMES: Record<string, string> = { id: 'Id', description: 'Description', scope: 'Repositories', schedule: 'Schedule', rules: 'Expire rules', keep: 'Keep rules' };
@@ -595,8 +595,7 @@ function PolicyEditor({ registry, base, policy, onCancel, onSaved }: { registry:
 function RuleEditor({ index, rule: r, error, onChange, onRemove }: { index: number; rule: RuleDraft; error: ApiError | undefined; onChange: (patch: Partial<RuleDraft>) => void; onRemove?: () => void }) {
   const at = `rules.${index}`;
   const count = COUNT_TYPES.find((c) => c.value === r.countType)!;
-  const known = [`${at}.rulePriority`, `${at}.description`, `${at}.selection.tagStatus`, `${at}.selection.tagPatternList`, `${at}.selection.tagPrefixList`, `${at}.selection.countType`, `${at}.selection.countUnit`, `${at}.selection.countNumber`];
-  const other = errorFor(error, at) && !known.some((p) => errorFor(error, p)) ? errorFor(error, at) : undefined;
+  const other = unplacedError(error, at, [`${at}.rulePriority`, `${at}.description`, `${at}.selection.tagStatus`, `${at}.selection.tagPatternList`, `${at}.selection.tagPrefixList`, `${at}.selection.countType`, `${at}.selection.countUnit`, `${at}.selection.countNumber`]);
   return (
     <fieldset className="rule">
       <legend>Expire rule {index + 1}</legend>
@@ -604,43 +603,19 @@ function RuleEditor({ index, rule: r, error, onChange, onRemove }: { index: numb
         <Field label="Priority" error={errorFor(error, `${at}.rulePriority`)}>
           <input type="number" min={1} step={1} inputMode="numeric" value={r.rulePriority} onChange={(e) => onChange({ rulePriority: e.target.value })} className="narrow" />
         </Field>
-        <Field label="Selects" error={errorFor(error, `${at}.selection.tagStatus`)}>
-          <select value={r.tagStatus} onChange={(e) => onChange({ tagStatus: e.target.value as TagStatus })}>
-            {TAG_STATUSES.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
-          </select>
-        </Field>
-        {r.tagStatus === 'tagged' && (
-          <Field label="With tags">
-            <select value={r.tagMode} onChange={(e) => onChange({ tagMode: e.target.value as TagMode })}>
-              <option value="all">Any tag</option>
-              <option value="patterns">Matching patterns</option>
-              <option value="prefixes">Starting with</option>
-            </select>
-          </Field>
-        )}
-        {r.tagStatus === 'tagged' && r.tagMode !== 'all' && (
-          <Field
-            label={r.tagMode === 'patterns' ? 'Tag patterns' : 'Tag prefixes'}
-            hint={r.tagMode === 'patterns' ? 'Separated by commas; * matches anything. An image must match every pattern.' : 'Separated by commas. An image must have a tag starting with each.'}
-            error={errorFor(error, `${at}.selection.tagPatternList`, `${at}.selection.tagPrefixList`)}
-          >
-            <input value={r.tags} onChange={(e) => onChange({ tags: e.target.value })} autoComplete="off" spellCheck={false} placeholder={r.tagMode === 'patterns' ? 'ci-*' : 'ci-'} />
-          </Field>
-        )}
+        <TagFields
+          label="Selects"
+          at={`${at}.selection`}
+          error={error}
+          rule={r}
+          onChange={onChange}
+          tagsHint={r.tagMode === 'patterns' ? 'Separated by commas; * matches anything. An image must match every pattern.' : 'Separated by commas. An image must have a tag starting with each.'}
+          tagsPlaceholder={r.tagMode === 'patterns' ? 'ci-*' : 'ci-'}
+        />
       </div>
       <div className="form-row align-top">
         <Field label="Expire when" error={errorFor(error, `${at}.selection.countType`, `${at}.selection.countUnit`)}>
-          <select value={r.countType} onChange={(e) => onChange({ countType: e.target.value as CountType })}>
-            {COUNT_TYPES.map((c) => (
-              <option key={c.value} value={c.value}>
-                {c.label}
-              </option>
-            ))}
-          </select>
+          <Select options={COUNT_TYPES} value={r.countType} onChange={(countType) => onChange({ countType })} />
         </Field>
         <Field label={count.number} error={errorFor(error, `${at}.selection.countNumber`)}>
           <input type="number" min={1} step={1} inputMode="numeric" value={r.countNumber} onChange={(e) => onChange({ countNumber: e.target.value })} className="narrow" />
@@ -661,8 +636,7 @@ function RuleEditor({ index, rule: r, error, onChange, onRemove }: { index: numb
 
 function KeepEditor({ index, rule: k, error, onChange, onRemove }: { index: number; rule: KeepDraft; error: ApiError | undefined; onChange: (patch: Partial<KeepDraft>) => void; onRemove: () => void }) {
   const at = `keep.${index}`;
-  const known = [`${at}.tagStatus`, `${at}.tagPatternList`, `${at}.tagPrefixList`, `${at}.mostRecentlyPulled`, `${at}.pulledWithinDays`, `${at}.description`];
-  const other = errorFor(error, at) && !known.some((p) => errorFor(error, p)) ? errorFor(error, at) : undefined;
+  const other = unplacedError(error, at, [`${at}.tagStatus`, `${at}.tagPatternList`, `${at}.tagPrefixList`, `${at}.mostRecentlyPulled`, `${at}.pulledWithinDays`, `${at}.description`]);
   return (
     <fieldset className="rule">
       <legend>Keep rule {index + 1}</legend>
@@ -679,29 +653,7 @@ function KeepEditor({ index, rule: k, error, onChange, onRemove }: { index: numb
             <input type="number" min={1} step={1} inputMode="numeric" value={k.count} onChange={(e) => onChange({ count: e.target.value })} className="narrow" />
           </Field>
         )}
-        <Field label="Of" error={errorFor(error, `${at}.tagStatus`)}>
-          <select value={k.tagStatus} onChange={(e) => onChange({ tagStatus: e.target.value as TagStatus })}>
-            {TAG_STATUSES.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
-          </select>
-        </Field>
-        {k.tagStatus === 'tagged' && (
-          <Field label="With tags">
-            <select value={k.tagMode} onChange={(e) => onChange({ tagMode: e.target.value as TagMode })}>
-              <option value="all">Any tag</option>
-              <option value="patterns">Matching patterns</option>
-              <option value="prefixes">Starting with</option>
-            </select>
-          </Field>
-        )}
-        {k.tagStatus === 'tagged' && k.tagMode !== 'all' && (
-          <Field label={k.tagMode === 'patterns' ? 'Tag patterns' : 'Tag prefixes'} hint="Separated by commas." error={errorFor(error, `${at}.tagPatternList`, `${at}.tagPrefixList`)}>
-            <input value={k.tags} onChange={(e) => onChange({ tags: e.target.value })} autoComplete="off" spellCheck={false} placeholder="v*" />
-          </Field>
-        )}
+        <TagFields label="Of" at={at} error={error} rule={k} onChange={onChange} tagsHint="Separated by commas." tagsPlaceholder="v*" />
       </div>
       <Field label="Description (optional)" error={errorFor(error, `${at}.description`)}>
         <input value={k.description} onChange={(e) => onChange({ description: e.target.value })} autoComplete="off" />
@@ -711,6 +663,35 @@ function KeepEditor({ index, rule: k, error, onChange, onRemove }: { index: numb
         Remove keep rule {index + 1}
       </button>
     </fieldset>
+  );
+}
+
+/**
+ * Which images an expire or keep rule is about: by tag status, and for tagged
+ * images any tag, tags matching patterns, or tags with prefixes. `at` is where
+ * the API puts these fields (`rules.0.selection`, `keep.1`).
+ */
+function TagFields({ label, at, error, rule, onChange, tagsHint, tagsPlaceholder }: { label: string; at: string; error: ApiError | undefined; rule: TagDraft; onChange: (patch: Partial<TagDraft>) => void; tagsHint: string; tagsPlaceholder: string }) {
+  return (
+    <>
+      <Field label={label} error={errorFor(error, `${at}.tagStatus`)}>
+        <Select options={TAG_STATUSES} value={rule.tagStatus} onChange={(tagStatus) => onChange({ tagStatus })} />
+      </Field>
+      {rule.tagStatus === 'tagged' && (
+        <Field label="With tags">
+          <select value={rule.tagMode} onChange={(e) => onChange({ tagMode: e.target.value as TagMode })}>
+            <option value="all">Any tag</option>
+            <option value="patterns">Matching patterns</option>
+            <option value="prefixes">Starting with</option>
+          </select>
+        </Field>
+      )}
+      {rule.tagStatus === 'tagged' && rule.tagMode !== 'all' && (
+        <Field label={rule.tagMode === 'patterns' ? 'Tag patterns' : 'Tag prefixes'} hint={tagsHint} error={errorFor(error, `${at}.tagPatternList`, `${at}.tagPrefixList`)}>
+          <input value={rule.tags} onChange={(e) => onChange({ tags: e.target.value })} autoComplete="off" spellCheck={false} placeholder={tagsPlaceholder} />
+        </Field>
+      )}
+    </>
   );
 }
 

@@ -6,10 +6,13 @@ import { ConfirmDialog, Dialog } from '../../components/dialog';
 import { EmptyState, ErrorMessage, Loading, Notice } from '../../components/feedback';
 import { Field } from '../../components/field';
 import { SecretReveal } from '../../components/secret-reveal';
+import { Select } from '../../components/select';
 import { StatusBadge } from '../../components/status-badge';
 import { Time } from '../../components/time';
+import { useConfirm } from '../../components/use-confirm';
 import { fieldError } from '../../components/validation';
-import { EXPIRY_CHOICES, ROLES, roleLabel, tokenState, type Grant, type Role, type SectionProps, type TokenView } from './shared';
+import { GrantFields } from './grant-fields';
+import { EXPIRY_CHOICES, roleLabel, tokenState, type Grant, type Role, type SectionProps, type TokenView } from './shared';
 
 interface Robot {
   name: string;
@@ -115,26 +118,9 @@ function CreateRobot({ registry, base, onCreated }: { registry: string; base: st
         <Field label="Name" hint={`Logs in as ${registry}+${name.trim() || 'name'}`} error={fieldError(action.error, 'name')}>
           <input value={name} onChange={(e) => setName(e.target.value)} required autoComplete="off" spellCheck={false} placeholder="ci" />
         </Field>
-        <Field label="Role" hint={ROLES.find((r) => r.value === role)?.hint}>
-          <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
-            {ROLES.map((r) => (
-              <option key={r.value} value={r.value}>
-                {r.label}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field label="Repositories (optional)" hint={`Empty: the whole registry. Or a pattern such as ${registry}/app/*`} error={fieldError(action.error, 'repository_pattern')}>
-          <input value={pattern} onChange={(e) => setPattern(e.target.value)} autoComplete="off" spellCheck={false} placeholder={`${registry}/*`} />
-        </Field>
+        <GrantFields registry={registry} role={role} onRole={setRole} pattern={pattern} onPattern={setPattern} error={action.error} />
         <Field label="Secret expires" error={fieldError(action.error, 'expires_in_seconds')}>
-          <select value={expiry} onChange={(e) => setExpiry(e.target.value)}>
-            {EXPIRY_CHOICES.map((c) => (
-              <option key={c.value} value={c.value}>
-                {c.label}
-              </option>
-            ))}
-          </select>
+          <Select options={EXPIRY_CHOICES} value={expiry} onChange={setExpiry} />
         </Field>
       </div>
       <ErrorMessage error={action.error} />
@@ -149,33 +135,9 @@ function CreateRobot({ registry, base, onCreated }: { registry: string; base: st
 
 function RobotCard({ base, robot, grant, onSecret, onChanged }: { base: string; robot: Robot; grant: Grant | undefined; onSecret: (secret: string) => void; onChanged: (message: string) => void }) {
   const [adding, setAdding] = useState(false);
-  const [deleting, setDeleting] = useState(false);
-  const [revoking, setRevoking] = useState<TokenView>();
-  const remove = useAction();
-  const revoke = useAction();
+  const remove = useConfirm<Robot>();
+  const revoke = useConfirm<TokenView>();
   const robotPath = `${base}/robots/${seg(robot.name)}`;
-
-  const doDelete = async () => {
-    const done = await remove.run(async () => {
-      await api(robotPath, { method: 'DELETE' });
-      return true;
-    });
-    if (done) {
-      setDeleting(false);
-      onChanged(`Robot ${robot.username} deleted; its secrets no longer work.`);
-    }
-  };
-  const doRevoke = async () => {
-    if (!revoking) return;
-    const done = await revoke.run(async () => {
-      await api(`/tokens/${seg(revoking.id)}`, { method: 'DELETE' });
-      return true;
-    });
-    if (done) {
-      setRevoking(undefined);
-      onChanged(`Secret "${revoking.name}" of ${robot.username} revoked.`);
-    }
-  };
 
   const headingId = `robot-${robot.name}-heading`;
   return (
@@ -188,7 +150,7 @@ function RobotCard({ base, robot, grant, onSecret, onChanged }: { base: string; 
           <button type="button" className="button secondary small" onClick={() => setAdding(true)}>
             New secret
           </button>
-          <button type="button" className="button danger small" onClick={() => setDeleting(true)}>
+          <button type="button" className="button danger small" onClick={() => remove.ask(robot)}>
             Delete robot
           </button>
         </div>
@@ -252,7 +214,7 @@ function RobotCard({ base, robot, grant, onSecret, onChanged }: { base: string; 
                     </td>
                     <td className="row-actions">
                       {state === 'active' && (
-                        <button type="button" className="button small secondary" onClick={() => setRevoking(s)} aria-label={`Revoke secret ${s.name} of ${robot.username}`}>
+                        <button type="button" className="button small secondary" onClick={() => revoke.ask(s)} aria-label={`Revoke secret ${s.name} of ${robot.username}`}>
                           Revoke
                         </button>
                       )}
@@ -266,34 +228,32 @@ function RobotCard({ base, robot, grant, onSecret, onChanged }: { base: string; 
       )}
       <AddSecretDialog open={adding} robotPath={robotPath} username={robot.username} onClose={() => setAdding(false)} onCreated={(secret) => { setAdding(false); onSecret(secret); }} />
       <ConfirmDialog
-        open={deleting}
+        {...remove.dialog}
         title={`Delete ${robot.username}?`}
         confirmLabel="Delete robot"
         confirmText={robot.name}
-        busy={remove.busy}
-        error={remove.error}
-        onConfirm={doDelete}
-        onClose={() => {
-          setDeleting(false);
-          remove.clearError();
-        }}
+        onConfirm={() =>
+          void remove.confirm(async () => {
+            await api(robotPath, { method: 'DELETE' });
+            onChanged(`Robot ${robot.username} deleted; its secrets no longer work.`);
+          })
+        }
       >
         <p>The robot, its role and all its secrets are deleted. Anything logging in as {robot.username} stops working at once.</p>
       </ConfirmDialog>
       <ConfirmDialog
-        open={revoking !== undefined}
+        {...revoke.dialog}
         title="Revoke this secret?"
         confirmLabel="Revoke secret"
-        busy={revoke.busy}
-        error={revoke.error}
-        onConfirm={doRevoke}
-        onClose={() => {
-          setRevoking(undefined);
-          revoke.clearError();
-        }}
+        onConfirm={() =>
+          void revoke.confirm(async (secret) => {
+            await api(`/tokens/${seg(secret.id)}`, { method: 'DELETE' });
+            onChanged(`Secret "${secret.name}" of ${robot.username} revoked.`);
+          })
+        }
       >
         <p>
-          Secret <strong>{revoking?.name}</strong> of {robot.username} stops working at once. Its other secrets keep working.
+          Secret <strong>{revoke.target?.name}</strong> of {robot.username} stops working at once. Its other secrets keep working.
         </p>
       </ConfirmDialog>
     </article>
@@ -326,13 +286,7 @@ function AddSecretDialog({ open, robotPath, username, onClose, onCreated }: { op
           <input value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" placeholder="rotated" />
         </Field>
         <Field label="Expires">
-          <select value={expiry} onChange={(e) => setExpiry(e.target.value)}>
-            {EXPIRY_CHOICES.map((c) => (
-              <option key={c.value} value={c.value}>
-                {c.label}
-              </option>
-            ))}
-          </select>
+          <Select options={EXPIRY_CHOICES} value={expiry} onChange={setExpiry} />
         </Field>
         <ErrorMessage error={action.error} />
         <div className="dialog-actions">

@@ -9,6 +9,7 @@ import { Pager } from '../../components/pager';
 import { SecretReveal } from '../../components/secret-reveal';
 import { StatusBadge } from '../../components/status-badge';
 import { Time } from '../../components/time';
+import { useConfirm } from '../../components/use-confirm';
 import { fieldError } from '../../components/validation';
 import { plural } from '../../format';
 import type { SectionProps } from './shared';
@@ -210,9 +211,10 @@ function WebhookCard({ base, webhook: w, onChanged, onSecret }: { base: string; 
   const path = `${base}/${seg(w.id)}`;
   const [showLog, setShowLog] = useState(false);
   const [logVersion, setLogVersion] = useState(0);
-  const [confirm, setConfirm] = useState<'delete' | 'rotate' | 'disable'>();
+  const change = useConfirm<'delete' | 'rotate' | 'disable'>();
+  const asked = change.target;
   const [sent, setSent] = useState<string>();
-  const action = useAction();
+  const enable = useAction();
   const test = useAction();
 
   const sendTest = async () => {
@@ -225,28 +227,16 @@ function WebhookCard({ base, webhook: w, onChanged, onSecret }: { base: string; 
     }
   };
   const setEnabled = async (enabled: boolean) => {
-    const answer = await action.run(() => api<{ webhook: Webhook }>(path, { method: 'PATCH', body: { enabled } }));
-    if (answer) {
-      setConfirm(undefined);
-      onChanged(`Webhook to ${w.url} ${enabled ? 'enabled' : 'disabled'}.`);
-    }
+    await api<{ webhook: Webhook }>(path, { method: 'PATCH', body: { enabled } });
+    onChanged(`Webhook to ${w.url} ${enabled ? 'enabled' : 'disabled'}.`);
   };
   const rotate = async () => {
-    const answer = await action.run(() => api<{ webhook: Webhook; secret?: string }>(path, { method: 'PATCH', body: { rotate_secret: true } }));
-    if (answer?.secret) {
-      setConfirm(undefined);
-      onSecret(answer.secret);
-    }
+    const answer = await api<{ webhook: Webhook; secret?: string }>(path, { method: 'PATCH', body: { rotate_secret: true } });
+    if (answer.secret) onSecret(answer.secret);
   };
   const remove = async () => {
-    const done = await action.run(async () => {
-      await api(path, { method: 'DELETE' });
-      return true;
-    });
-    if (done) {
-      setConfirm(undefined);
-      onChanged(`Webhook to ${w.url} deleted, with its delivery log.`);
-    }
+    await api(path, { method: 'DELETE' });
+    onChanged(`Webhook to ${w.url} deleted, with its delivery log.`);
   };
 
   const headingId = `webhook-${w.id}-heading`;
@@ -296,41 +286,35 @@ function WebhookCard({ base, webhook: w, onChanged, onSecret }: { base: string; 
           {showLog ? 'Hide deliveries' : 'Deliveries'}
         </button>
         {w.enabled ? (
-          <button type="button" className="button secondary small" onClick={() => setConfirm('disable')}>
+          <button type="button" className="button secondary small" onClick={() => change.ask('disable')}>
             Disable
           </button>
         ) : (
-          <button type="button" className="button secondary small" onClick={() => void setEnabled(true)} disabled={action.busy}>
+          <button type="button" className="button secondary small" onClick={() => void enable.run(() => setEnabled(true))} disabled={enable.busy}>
             Enable
           </button>
         )}
-        <button type="button" className="button secondary small" onClick={() => setConfirm('rotate')}>
+        <button type="button" className="button secondary small" onClick={() => change.ask('rotate')}>
           New secret
         </button>
-        <button type="button" className="button danger small" onClick={() => setConfirm('delete')}>
+        <button type="button" className="button danger small" onClick={() => change.ask('delete')}>
           Delete
         </button>
       </div>
       {sent && <Notice>{sent}</Notice>}
       <ErrorMessage error={test.error} />
-      {!confirm && <ErrorMessage error={action.error} />}
+      <ErrorMessage error={enable.error} />
       <div id={`webhook-${w.id}-log`}>{showLog && <DeliveryLog path={path} version={logVersion} enabled={w.enabled} />}</div>
       <ConfirmDialog
-        open={confirm !== undefined}
-        title={confirm === 'delete' ? 'Delete this webhook?' : confirm === 'rotate' ? 'Replace the signing secret?' : 'Disable this webhook?'}
-        confirmLabel={confirm === 'delete' ? 'Delete webhook' : confirm === 'rotate' ? 'Replace secret' : 'Disable'}
-        busy={action.busy}
-        error={action.error}
-        onConfirm={() => void (confirm === 'delete' ? remove() : confirm === 'rotate' ? rotate() : setEnabled(false))}
-        onClose={() => {
-          setConfirm(undefined);
-          action.clearError();
-        }}
+        {...change.dialog}
+        title={asked === 'delete' ? 'Delete this webhook?' : asked === 'rotate' ? 'Replace the signing secret?' : 'Disable this webhook?'}
+        confirmLabel={asked === 'delete' ? 'Delete webhook' : asked === 'rotate' ? 'Replace secret' : 'Disable'}
+        onConfirm={() => void change.confirm((what) => (what === 'delete' ? remove() : what === 'rotate' ? rotate() : setEnabled(false)))}
       >
         <p>
-          {confirm === 'delete'
+          {asked === 'delete'
             ? `Deliveries to ${w.url} stop, and its delivery log is deleted.`
-            : confirm === 'rotate'
+            : asked === 'rotate'
               ? 'The new secret is shown once. Deliveries are signed with it from now on, so the receiver must have it too.'
               : 'Pending deliveries end as failed; send them again with Redeliver once it is enabled.'}
         </p>
