@@ -347,7 +347,8 @@ describe('registry settings', () => {
     expect(policy.revision).toBe(2);
     expect(policy.enabled).toBe(false);
     expect(policy.rules).toEqual([{ rulePriority: 1, description: 'only the newest', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } }]);
-    expect(await card.textContent()).toContain('any: beyond the 1 newest');
+    // The list reloads after the save's answer: wait for it rather than read it once.
+    await expect.poll(() => card.textContent()).toContain('any: beyond the 1 newest');
     // Previewing and saving deleted nothing.
     expect((await env.api(`/v2/${registry}/${env.seeded!.image.repo}/manifests/${env.seeded!.image.digest}`, { method: 'HEAD' })).status).toBe(200);
     errors.assertNoPageErrors();
