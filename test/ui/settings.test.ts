@@ -197,7 +197,7 @@ describe('registry settings', () => {
     errors.assertNoPageErrors();
   });
 
-  it('creates a webhook, sends a signed test ping the receiver gets, shows it in the delivery log, redelivers it and disables the webhook', async () => {
+  it('creates a webhook, sends a signed test ping the receiver gets, shows it in the delivery log, redelivers it, edits its events and filters, and disables it', async () => {
     const page = await newPage();
     const errors = watchPageErrors(page);
     await openSection(page, 'Webhooks');
@@ -271,6 +271,20 @@ describe('registry settings', () => {
     expect(JSON.parse(received[beforeRedelivery]!.body).id).toBe(JSON.parse(ping.body).id);
     await expect.poll(() => log.getByRole('row').filter({ hasText: 'Test ping' }).count(), { timeout: 20_000 }).toBe(2);
     await log.getByRole('row').filter({ hasText: `again: ${deliveries[0]!.id}` }).getByText('Delivered').waitFor({ timeout: 20_000 });
+
+    // Edit: events and filters change in place; the secret stays (it is replaced from the card only).
+    await card.getByRole('button', { name: 'Edit', exact: true }).click();
+    const edit = card.locator('form', { has: page.getByRole('heading', { name: 'Edit webhook' }) });
+    expect(await edit.getByLabel('Payload URL').inputValue()).toBe(receiverUrl);
+    expect(await edit.getByLabel('Repository filter (optional)').inputValue()).toBe('app');
+    expect(await edit.getByLabel('Signing secret (optional)').count()).toBe(0);
+    await edit.getByLabel(/^Tag deleted/).uncheck();
+    await edit.getByLabel('Tag filter (optional)').fill('release-*');
+    await edit.getByRole('button', { name: 'Save webhook' }).click();
+    await page.getByRole('status').filter({ hasText: `Webhook to ${receiverUrl} saved.` }).waitFor();
+    await expect.poll(() => card.textContent()).toContain('release-*');
+    expect(await edit.count()).toBe(0);
+    expect((await apiJson<{ webhook: unknown }>(`/registries/${registry}/webhooks/${id}`)).webhook).toMatchObject({ events: ['push'], repository_filter: 'app', tag_filter: 'release-*', enabled: true });
 
     // Disable, confirmed: the badge says so, and the API agrees.
     await card.getByRole('button', { name: 'Disable', exact: true }).click();

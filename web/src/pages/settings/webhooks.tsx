@@ -88,7 +88,7 @@ export function WebhooksSection({ registry }: SectionProps) {
         </SecretReveal>
       )}
       {showForm && (
-        <CreateWebhook
+        <WebhookForm
           base={base}
           onCancel={list && list.length > 0 ? () => setCreating(false) : undefined}
           onCreated={(webhook, secret) => {
@@ -126,14 +126,16 @@ export function WebhooksSection({ registry }: SectionProps) {
   );
 }
 
-function CreateWebhook({ base, onCreated, onCancel }: { base: string; onCreated: (webhook: Webhook, secret: string) => void; onCancel?: () => void }) {
-  const [url, setUrl] = useState('');
+/** Adds a webhook, or (given `editing`) changes one's URL, events, filters and format; its secret is replaced from its card. */
+function WebhookForm({ base, editing, onCreated, onSaved, onCancel }: { base: string; editing?: Webhook; onCreated?: (webhook: Webhook, secret: string) => void; onSaved?: (webhook: Webhook) => void; onCancel?: () => void }) {
+  const [url, setUrl] = useState(editing?.url ?? '');
   const [secret, setSecret] = useState('');
-  const [events, setEvents] = useState<string[]>(['push']);
-  const [repositoryFilter, setRepositoryFilter] = useState('');
-  const [tagFilter, setTagFilter] = useState('');
-  const [format, setFormat] = useState<'cloudevents' | 'distribution'>('cloudevents');
+  const [events, setEvents] = useState<string[]>(editing?.events ?? ['push']);
+  const [repositoryFilter, setRepositoryFilter] = useState(editing?.repository_filter ?? '');
+  const [tagFilter, setTagFilter] = useState(editing?.tag_filter ?? '');
+  const [format, setFormat] = useState<'cloudevents' | 'distribution'>(editing?.format ?? 'cloudevents');
   const action = useAction();
+  const headingId = editing ? `edit-webhook-${editing.id}-heading` : 'create-webhook-heading';
   const allowed = (type: string) => format === 'cloudevents' || DISTRIBUTION_EVENTS.has(type);
   const chosen = events.filter(allowed);
 
@@ -146,15 +148,21 @@ function CreateWebhook({ base, onCreated, onCancel }: { base: string; onCreated:
       repository_filter: repositoryFilter.trim() || null,
       tag_filter: tagFilter.trim() || null,
       format,
-      ...(secret ? { secret } : {}),
+      ...(secret && !editing ? { secret } : {}),
     };
+    if (editing) {
+      const answer = await action.run(() => api<{ webhook: Webhook }>(`${base}/${seg(editing.id)}`, { method: 'PATCH', body }));
+      if (answer) onSaved?.(answer.webhook);
+      return;
+    }
     const answer = await action.run(() => api<{ webhook: Webhook; secret: string }>(base, { method: 'POST', body }));
-    if (answer) onCreated(answer.webhook, answer.secret);
+    if (answer) onCreated?.(answer.webhook, answer.secret);
   };
+  const idOf = (name: string) => `${editing ? `webhook-${editing.id}` : 'webhook'}-${name}`;
 
   return (
-    <form className="card" onSubmit={submit} aria-labelledby="create-webhook-heading">
-      <h3 id="create-webhook-heading">Add a webhook</h3>
+    <form className="card" onSubmit={submit} aria-labelledby={headingId}>
+      <h3 id={headingId}>{editing ? 'Edit webhook' : 'Add a webhook'}</h3>
       <Field label="Payload URL" hint="http or https, without credentials in it." error={fieldError(action.error, 'url')}>
         <input type="url" value={url} onChange={(e) => setUrl(e.target.value)} required placeholder="https://ci.example.com/hooks/berth" autoComplete="off" spellCheck={false} />
       </Field>
@@ -163,8 +171,8 @@ function CreateWebhook({ base, onCreated, onCancel }: { base: string; onCreated:
         <div className="checkbox-grid">
           {EVENTS.map((e) => (
             <div className="checkbox" key={e.type}>
-              <input type="checkbox" id={`webhook-event-${e.type}`} checked={events.includes(e.type) && allowed(e.type)} disabled={!allowed(e.type)} onChange={(ev) => toggle(e.type, ev.target.checked)} />
-              <label htmlFor={`webhook-event-${e.type}`}>
+              <input type="checkbox" id={idOf(`event-${e.type}`)} checked={events.includes(e.type) && allowed(e.type)} disabled={!allowed(e.type)} onChange={(ev) => toggle(e.type, ev.target.checked)} />
+              <label htmlFor={idOf(`event-${e.type}`)}>
                 {e.label} <span className="hint">({e.hint})</span>
               </label>
             </div>
@@ -188,9 +196,11 @@ function CreateWebhook({ base, onCreated, onCancel }: { base: string; onCreated:
             <option value="distribution">CNCF Distribution notifications</option>
           </select>
         </Field>
-        <Field label="Signing secret (optional)" hint="16 characters or more. Leave empty and Berth makes one, shown once." error={fieldError(action.error, 'secret')}>
-          <input type="password" value={secret} onChange={(e) => setSecret(e.target.value)} autoComplete="new-password" minLength={16} />
-        </Field>
+        {!editing && (
+          <Field label="Signing secret (optional)" hint="16 characters or more. Leave empty and Berth makes one, shown once." error={fieldError(action.error, 'secret')}>
+            <input type="password" value={secret} onChange={(e) => setSecret(e.target.value)} autoComplete="new-password" minLength={16} />
+          </Field>
+        )}
       </div>
       <ErrorMessage error={action.error} />
       <div className="form-actions">
@@ -200,7 +210,7 @@ function CreateWebhook({ base, onCreated, onCancel }: { base: string; onCreated:
           </button>
         )}
         <button type="submit" className="button primary" disabled={action.busy || !url.trim() || chosen.length === 0}>
-          {action.busy ? 'Adding…' : 'Add webhook'}
+          {editing ? (action.busy ? 'Saving…' : 'Save webhook') : action.busy ? 'Adding…' : 'Add webhook'}
         </button>
       </div>
     </form>
@@ -214,6 +224,7 @@ function WebhookCard({ base, webhook: w, onChanged, onSecret }: { base: string; 
   const change = useConfirm<'delete' | 'rotate' | 'disable'>();
   const asked = change.target;
   const [sent, setSent] = useState<string>();
+  const [editing, setEditing] = useState(false);
   const enable = useAction();
   const test = useAction();
 
@@ -248,7 +259,18 @@ function WebhookCard({ base, webhook: w, onChanged, onSecret }: { base: string; 
         </h3>
         <StatusBadge status={w.enabled ? 'enabled' : 'disabled'} />
       </div>
-      <dl className="facts">
+      {editing && (
+        <WebhookForm
+          base={base}
+          editing={w}
+          onCancel={() => setEditing(false)}
+          onSaved={(saved) => {
+            setEditing(false);
+            onChanged(`Webhook to ${saved.url} saved.`);
+          }}
+        />
+      )}
+      <dl className="facts" hidden={editing}>
         <div>
           <dt>Events</dt>
           <dd>{w.events.map(eventLabel).join(', ')}</dd>
@@ -294,6 +316,9 @@ function WebhookCard({ base, webhook: w, onChanged, onSecret }: { base: string; 
             Enable
           </button>
         )}
+        <button type="button" className="button secondary small" aria-expanded={editing} onClick={() => setEditing((e) => !e)}>
+          Edit
+        </button>
         <button type="button" className="button secondary small" onClick={() => change.ask('rotate')}>
           New secret
         </button>
