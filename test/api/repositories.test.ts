@@ -137,8 +137,8 @@ describe('tags and digests of a repository', () => {
     const body = await admin.ok('GET', '/registries/team-a/repositories/app%2Fweb/tags');
     expect(body.meta.total).toBe(2);
     expect(body.tags).toEqual([
-      { registry_name: 'team-a', repository: 'app/web', tag: 'v2', manifest_digest: web2.digest, compressed_size_bytes: web2.layer.length, size_bytes: sizeOf(web2), updated_at: expect.any(String), vulnerabilities: expect.objectContaining({ status: expect.any(String) }), media_type: MT.ociManifest, pulled_at: null },
-      { registry_name: 'team-a', repository: 'app/web', tag: 'v1', manifest_digest: web1.digest, compressed_size_bytes: web1.layer.length, size_bytes: sizeOf(web1), updated_at: expect.any(String), vulnerabilities: expect.objectContaining({ status: expect.any(String) }), media_type: MT.ociManifest, pulled_at: null },
+      { registry_name: 'team-a', repository: 'app/web', tag: 'v2', manifest_digest: web2.digest, compressed_size_bytes: web2.layer.length, size_bytes: sizeOf(web2), updated_at: expect.any(String), vulnerabilities: expect.objectContaining({ status: expect.any(String) }), media_type: MT.ociManifest, artifact_type: null, platforms: [], subject_digest: null, pulled_at: null },
+      { registry_name: 'team-a', repository: 'app/web', tag: 'v1', manifest_digest: web1.digest, compressed_size_bytes: web1.layer.length, size_bytes: sizeOf(web1), updated_at: expect.any(String), vulnerabilities: expect.objectContaining({ status: expect.any(String) }), media_type: MT.ociManifest, artifact_type: null, platforms: [], subject_digest: null, pulled_at: null },
     ]);
     const p2 = await admin.ok('GET', '/registries/team-a/repositories/app%2Fweb/tags?per_page=1&page=2');
     expect(p2.tags.map((t: { tag: string }) => t.tag)).toEqual(['v1']);

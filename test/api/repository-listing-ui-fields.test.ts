@@ -3,7 +3,8 @@
  * per repository its size (distinct blobs once, plus manifests), last push and
  * worst severity from a real scan; `q` and `sort` with paging; per manifest its
  * media and artifact types, an index's platforms without attestations, a
- * referrer's subject, the last recorded pull, and `tagged` filtering.
+ * referrer's subject, the last recorded pull, and `tagged` filtering; per tag
+ * the same fields for the manifest it names.
  */
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -269,5 +270,32 @@ describe('GET /registries/{r}/repositories/{repo}/digests and tags: kinds, platf
     expect(find(after, amd64.digest).pulled_at).toBeNull();
     const tags = await admin.ok('GET', `/registries/${REGISTRY}/repositories/multi/tags`);
     expect(tags.tags[0].pulled_at).toBe(find(after, index.digest).pulled_at);
+  });
+
+  it('gives each tag the artifact type, platforms and subject of the manifest it names, as the digests listing does', async () => {
+    // Tag the SBOM and the amd64 image too: a tagged artifact and a tagged plain image beside the tagged index.
+    for (const [tag, pushed] of [['sbom', sbom], ['amd64', amd64]] as const) {
+      const res = await putManifest(berth.url, ADMIN, `${REGISTRY}/multi`, tag, pushed.body);
+      expect(res.status, await res.text()).toBe(201);
+    }
+    const tags = (await admin.ok('GET', `/registries/${REGISTRY}/repositories/multi/tags`)).tags as any[];
+    const tag = (name: string) => tags.find((t) => t.tag === name);
+    expect(tags.map((t) => t.tag).sort()).toEqual(['amd64', 'sbom', 'v1']);
+    expect(tag('v1')).toMatchObject({
+      manifest_digest: index.digest,
+      media_type: MT.ociIndex,
+      artifact_type: null,
+      subject_digest: null,
+      platforms: [
+        { digest: amd64.digest, os: 'linux', architecture: 'amd64', variant: null },
+        { digest: arm64.digest, os: 'linux', architecture: 'arm64', variant: 'v8' },
+      ],
+    });
+    expect(tag('sbom')).toMatchObject({ manifest_digest: sbom.digest, media_type: MT.ociManifest, artifact_type: 'application/spdx+json', platforms: [], subject_digest: amd64.digest, pulled_at: null });
+    expect(tag('amd64')).toMatchObject({ manifest_digest: amd64.digest, media_type: MT.ociManifest, artifact_type: null, platforms: [], subject_digest: null, pulled_at: null });
+    // The same five fields, with the same values, as the manifest's row in the digests listing.
+    const all = await digests();
+    const detail = ({ media_type, artifact_type, platforms, subject_digest, pulled_at }: any) => ({ media_type, artifact_type, platforms, subject_digest, pulled_at });
+    for (const t of tags) expect(detail(t), t.tag).toEqual(detail(find(all, t.manifest_digest)));
   });
 });

@@ -51,7 +51,7 @@ function manifestView(registry: string, repository: string, m: MeasuredManifest)
   };
 }
 
-/** What the digests listing adds to a manifest: its kind, platforms, subject and last pull. */
+/** What the tags and digests listings add to a manifest: its kind, platforms, subject and last pull. */
 function manifestDetailView(m: MeasuredManifest) {
   return {
     media_type: m.mediaType,
@@ -113,14 +113,14 @@ export function registerRepositoryRoutes(api: FastifyInstance, ctx: ApiContext):
     return { repositories, links, meta: { total: ordered.length } };
   });
 
-  api.get('/registries/:registry/repositories/:repo/tags', doc({ summary: 'List the tags of a repository', tags: ['Repositories'], query: pageQuery, responses: { '200': '`{tags, links, meta}`.', '404': 'No such registry or repository.' } }), async (req) => {
+  api.get('/registries/:registry/repositories/:repo/tags', doc({ summary: 'List the tags of a repository', tags: ['Repositories'], description: 'Newest first. Each tag has the `media_type`, `artifact_type`, `platforms`, `subject_digest` and `pulled_at` of the manifest it names, as the manifests listing (`…/digests`) gives them.', query: pageQuery, responses: { '200': '`{tags, links, meta}`.', '404': 'No such registry or repository.' } }), async (req) => {
     const q = pageQuery.parse(req.query);
     const { registry, repo, path } = await repositoryFor(req, 'pull');
     const page = await listing().tags(repo, q.per_page, (q.page - 1) * q.per_page);
     const scans = await scanSummariesOf(ctx, page.items.map((t) => t.manifest.digest));
     const tags = page.items.map((t) => {
       const m = manifestView(registry, path, t.manifest);
-      return { registry_name: registry, repository: path, tag: t.tag, manifest_digest: m.digest, compressed_size_bytes: m.compressed_size_bytes, size_bytes: m.size_bytes, updated_at: iso(t.updatedAt), vulnerabilities: scans(m.digest), media_type: t.manifest.mediaType, pulled_at: isoOrNull(t.manifest.pulledAt) };
+      return { registry_name: registry, repository: path, tag: t.tag, manifest_digest: m.digest, compressed_size_bytes: m.compressed_size_bytes, size_bytes: m.size_bytes, updated_at: iso(t.updatedAt), vulnerabilities: scans(m.digest), ...manifestDetailView(t.manifest) };
     });
     return { tags, links: pageLinks(`/api/v2/registries/${registry}/repositories/${encodeURIComponent(path)}/tags`, q, page.total), meta: { total: page.total } };
   });

@@ -42,21 +42,6 @@ export interface ScanSummary {
   summary: SeveritySummary | null;
 }
 
-export interface TagItem {
-  tag: string;
-  manifest_digest: string;
-  compressed_size_bytes: number;
-  size_bytes: number;
-  updated_at: string;
-  vulnerabilities: ScanSummary | null;
-  media_type?: string;
-  pulled_at?: string | null;
-}
-
-export interface TagList extends Paged {
-  tags: TagItem[];
-}
-
 export interface Platform {
   digest: string;
   os: string | null;
@@ -64,8 +49,8 @@ export interface Platform {
   variant: string | null;
 }
 
-export interface ManifestItem extends ManifestSummary {
-  vulnerabilities: ScanSummary | null;
+/** What tag and manifest rows both say about a manifest: its kind, platforms, subject and last pull. */
+export interface ManifestDetail {
   media_type?: string;
   /** Null for container images. */
   artifact_type?: string | null;
@@ -74,6 +59,24 @@ export interface ManifestItem extends ManifestSummary {
   /** What a referrer (signature, SBOM, attestation) refers to. */
   subject_digest?: string | null;
   pulled_at?: string | null;
+}
+
+/** A tag, with the details of the manifest it names. */
+export interface TagItem extends ManifestDetail {
+  tag: string;
+  manifest_digest: string;
+  compressed_size_bytes: number;
+  size_bytes: number;
+  updated_at: string;
+  vulnerabilities: ScanSummary | null;
+}
+
+export interface TagList extends Paged {
+  tags: TagItem[];
+}
+
+export interface ManifestItem extends ManifestSummary, ManifestDetail {
+  vulnerabilities: ScanSummary | null;
 }
 
 export interface ManifestList extends Paged {

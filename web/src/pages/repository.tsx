@@ -1,6 +1,6 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, query, seg } from '../api/client';
-import type { ManifestItem, ManifestList, Platform, ScanSummary, TagItem, TagList } from '../api/repository-types';
+import type { ManifestDetail, ManifestItem, ManifestList, Platform, ScanSummary, TagItem, TagList } from '../api/repository-types';
 import { useApi } from '../api/use-api';
 import { CopyButton } from '../components/copy-button';
 import { ConfirmDialog } from '../components/dialog';
@@ -17,7 +17,7 @@ import type { PageProps } from '../routes';
 import { Link, navigate } from '../router';
 
 const TAGS_PER_PAGE = 20;
-/** Manifests are read in pages of this many: enough to find the platforms and referrers of what the tag page shows. */
+/** Manifests are read in pages of this many: the untagged ones, and the referrers nested under what they refer to. */
 const MANIFESTS_PER_PAGE = 200;
 
 const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
@@ -88,12 +88,12 @@ export function RepositoryPage({ params }: PageProps) {
   };
 
   const all = manifests.data?.manifests ?? [];
-  const byDigest = new Map(all.map((m) => [m.digest, m]));
-  const known = (digest: string) => byDigest.has(digest) || (tags.data?.tags ?? []).some((t) => t.manifest_digest === digest);
+  const tagItems = tags.data?.tags ?? [];
+  const present = new Set([...all.map((m) => m.digest), ...tagItems.map((t) => t.manifest_digest)]);
   const referrersOf = (digest: string) => all.filter((m) => m.subject_digest === digest);
   // Platform images of an index are shown through the index, not as untagged manifests of their own.
-  const platformImages = new Set(all.flatMap((m) => (m.platforms ?? []).map((p) => p.digest)));
-  const untagged = all.filter((m) => m.tags.length === 0 && !platformImages.has(m.digest) && !(m.subject_digest && known(m.subject_digest)));
+  const platformImages = new Set([...all, ...tagItems].flatMap((m) => (m.platforms ?? []).map((p) => p.digest)));
+  const untagged = all.filter((m) => m.tags.length === 0 && !platformImages.has(m.digest) && !(m.subject_digest && present.has(m.subject_digest)));
 
   const header = (
     <PageHeader
@@ -131,7 +131,7 @@ export function RepositoryPage({ params }: PageProps) {
     const children = seen.has(m.digest) ? [] : referrersOf(m.digest);
     const next = new Set(seen).add(m.digest);
     return [
-      <ManifestRow key={`${depth}-${m.digest}`} digest={m.digest} first={first} mediaType={m.media_type} artifactType={m.artifact_type ?? null} platforms={m.platforms} size={m.size_bytes} pushed={m.updated_at} pulled={m.pulled_at} scan={m.vulnerabilities} reportHref={`${base}/manifests/${seg(m.digest)}`} what={`${repo}@${shortDigest(m.digest)}`} actions={actions} depth={depth} />,
+      <ManifestRow key={`${depth}-${m.digest}`} digest={m.digest} first={first} detail={m} size={m.size_bytes} pushed={m.updated_at} scan={m.vulnerabilities} reportHref={`${base}/manifests/${seg(m.digest)}`} what={`${repo}@${shortDigest(m.digest)}`} actions={actions} depth={depth} />,
       ...children.flatMap((r) => referrerRows(r, depth + 1, next)),
     ];
   };
@@ -150,10 +150,9 @@ export function RepositoryPage({ params }: PageProps) {
     );
 
   const firstTagOf = new Map<string, string>();
-  for (const t of tags.data?.tags ?? []) if (!firstTagOf.has(t.manifest_digest)) firstTagOf.set(t.manifest_digest, t.tag);
+  for (const t of tagItems) if (!firstTagOf.has(t.manifest_digest)) firstTagOf.set(t.manifest_digest, t.tag);
 
   const tagRows = (t: TagItem): ReactNode[] => {
-    const m = byDigest.get(t.manifest_digest);
     const pull = `docker pull ${imageRef(registry, repo, { tag: t.tag })}`;
     const first = (
       <>
@@ -167,12 +166,9 @@ export function RepositoryPage({ params }: PageProps) {
         key={`tag-${t.tag}`}
         digest={t.manifest_digest}
         first={first}
-        mediaType={t.media_type ?? m?.media_type}
-        artifactType={m?.artifact_type ?? null}
-        platforms={m?.platforms}
+        detail={t}
         size={t.size_bytes}
         pushed={t.updated_at}
-        pulled={t.pulled_at !== undefined ? t.pulled_at : m?.pulled_at}
         scan={t.vulnerabilities}
         reportHref={`${base}/manifests/${seg(t.manifest_digest)}`}
         what={`${repo}:${t.tag}`}
@@ -303,19 +299,18 @@ function ManifestHead({ first }: { first: string }) {
 function ManifestRow(props: {
   digest: string;
   first: ReactNode;
-  mediaType: string | undefined;
-  artifactType: string | null;
-  platforms: Platform[] | undefined;
+  /** Its kind, platforms and last pull, from the tag's or the manifest's own row. */
+  detail: ManifestDetail;
   size: number;
   pushed: string;
-  pulled: string | null | undefined;
   scan: ScanSummary | null;
   reportHref: string;
   what: string;
   actions: ReactNode;
   depth: number;
 }) {
-  const index = isIndex(props.mediaType) || (props.platforms?.length ?? 0) > 0;
+  const { media_type: mediaType, artifact_type: artifactType, platforms, pulled_at: pulled } = props.detail;
+  const index = isIndex(mediaType) || (platforms?.length ?? 0) > 0;
   return (
     <tr className={props.depth > 0 ? 'child' : undefined} style={props.depth > 1 ? { ['--depth' as string]: props.depth } : undefined}>
       <td className="first-cell">{props.first}</td>
@@ -326,12 +321,12 @@ function ManifestRow(props: {
         {index ? (
           <>
             <span className="kind">Index</span>
-            {props.platforms && props.platforms.length > 0 && <span className="platforms">{props.platforms.map(platformText).join(', ')}</span>}
+            {platforms && platforms.length > 0 && <span className="platforms">{platforms.map(platformText).join(', ')}</span>}
           </>
-        ) : props.artifactType ? (
+        ) : artifactType ? (
           <>
             <span className="kind">Artifact</span>
-            <code className="artifact-type">{props.artifactType}</code>
+            <code className="artifact-type">{artifactType}</code>
           </>
         ) : (
           <span className="kind">Image</span>
@@ -343,7 +338,7 @@ function ManifestRow(props: {
           Pushed <Time iso={props.pushed} />
         </span>
         <span>
-          Pulled <Time iso={props.pulled ?? null} never={props.pulled === undefined ? 'unknown' : 'never'} />
+          Pulled <Time iso={pulled ?? null} never={pulled === undefined ? 'unknown' : 'never'} />
         </span>
       </td>
       <td>
