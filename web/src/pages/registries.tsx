@@ -114,8 +114,9 @@ export function RegistriesPage(_props: PageProps) {
 }
 
 /**
- * One registry. Its usage needs registry admin rights: without them the figures
- * that come from it read "—" and the management buttons are not offered.
+ * One registry. Its usage needs registry admin rights: without them the repository
+ * count comes from the repositories listing, transfer and cost read "Admins only",
+ * and the management buttons are not offered.
  */
 function RegistryCard({ registry, generation, manage, onTier, onDelete }: { registry: RegistryView; generation: number; manage: boolean; onTier: () => void; onDelete: () => void }) {
   const usage = useApi<{ usage: RegistryUsage }>(`/registries/${seg(registry.name)}/usage`);
@@ -126,8 +127,11 @@ function RegistryCard({ registry, generation, manage, onTier, onDelete }: { regi
   const u = usage.data?.usage;
   const isAdmin = manage || u !== undefined;
   const forbidden = usage.error?.status === 403;
+  // Without admin rights, the repositories this member may see come from their listing; transfer and cost stay with the admins.
+  const listed = useApi<{ meta?: { total: number } }>(forbidden ? `/registries/${seg(registry.name)}/repositoriesV2?per_page=1` : null);
   const tier = registry.subscription.tier;
-  const unknown = usage.loading && !u ? '…' : '—';
+  const unknown = usage.loading && !u ? '…' : forbidden ? 'Admins only' : '—';
+  const repositories = u ? u.repositories : listed.data?.meta?.total;
   const headingId = `registry-${registry.name}`;
   return (
     <li className="card registry-card">
@@ -142,7 +146,7 @@ function RegistryCard({ registry, generation, manage, onTier, onDelete }: { regi
       <dl className="stats">
         <div>
           <dt>Repositories</dt>
-          <dd>{u ? `${u.repositories}${tier.included_repositories !== null ? ` of ${tier.included_repositories}` : ''}` : unknown}</dd>
+          <dd>{repositories !== undefined ? `${repositories}${tier.included_repositories !== null ? ` of ${tier.included_repositories}` : ''}` : usage.loading || listed.loading ? '…' : '—'}</dd>
         </div>
         <div className="stat-wide">
           <dt>Storage</dt>
