@@ -32,6 +32,40 @@ afterAll(async () => {
   await env?.close();
 });
 
+describe('signing in and where it leads', () => {
+  it('a deep link opened signed out comes back after signing in; /sign-in when signed in goes to the registries', async () => {
+    const context = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: env.baseUrl });
+    const fresh = await context.newPage();
+    const errors = watchPageErrors(fresh);
+    try {
+      const target = `/registries/${env.seeded!.registry}/repositories/${encodeURIComponent(env.seeded!.vulnerable.repo)}`;
+      await fresh.goto(target);
+      await fresh.waitForURL((url) => url.pathname === '/sign-in' && url.searchParams.get('next') === target);
+      await fresh.getByLabel('Username', { exact: true }).fill(VIEWER);
+      await fresh.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await fresh.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await fresh.getByRole('heading', { level: 1, name: env.seeded!.vulnerable.repo }).waitFor();
+      expect(new URL(fresh.url()).pathname).toBe(target);
+
+      await fresh.goto('/sign-in');
+      await fresh.waitForURL((url) => url.pathname === '/');
+      await fresh.getByRole('heading', { level: 1, name: 'Registries' }).waitFor();
+      // A next= pointing elsewhere is not followed: only paths on this site.
+      await fresh.getByRole('button', { name: 'Sign out' }).click();
+      await fresh.waitForURL((url) => url.pathname === '/sign-in');
+      await fresh.goto('/sign-in?next=//evil.example/steal');
+      await fresh.getByLabel('Username', { exact: true }).fill(VIEWER);
+      await fresh.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await fresh.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await fresh.getByRole('heading', { level: 1, name: 'Registries' }).waitFor();
+      expect(new URL(fresh.url()).origin).toBe(env.baseUrl);
+      errors.assertNoPageErrors();
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe('a read-only member', () => {
   it('sees only the registry they belong to, and no server-admin navigation or registry creation', async () => {
     const errors = watchPageErrors(page);

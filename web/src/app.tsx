@@ -26,6 +26,8 @@ function Gate() {
 
   useEffect(() => {
     if (account === null && !onSignIn) navigate(`/sign-in${pathname === '/' ? '' : `?next=${encodeURIComponent(pathname + search)}`}`, { replace: true });
+    // Already signed in: the sign-in page has nothing to offer.
+    if (account && onSignIn) navigate('/', { replace: true });
   }, [account, onSignIn, pathname, search]);
 
   if (account === undefined) return <Loading label="Loading Berth…" />;
@@ -36,10 +38,7 @@ function Gate() {
     const target = next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
     return <SignInPage onSignedIn={() => navigate(target, { replace: true })} />;
   }
-  if (onSignIn) {
-    navigate('/', { replace: true });
-    return null;
-  }
+  if (onSignIn) return null;
   return (
     <AppLayout>
       <CurrentPage key={pathname} />
