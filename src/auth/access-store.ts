@@ -129,6 +129,8 @@ export interface AccessStore {
   listTokens(ownerKind: 'user' | 'robot', ownerId: number): Promise<TokenRecord[]>;
   revokeToken(id: string, at: number): Promise<boolean>;
   touchToken(id: string, at: number): Promise<void>;
+  /** Revokes a user's open control-panel sessions, but `exceptId` (the one making the change); returns how many. */
+  revokeSessions(userId: number, at: number, exceptId?: string): Promise<number>;
   /** Deletes control-panel sessions that expired or were revoked before `before`; returns how many. */
   pruneSessions(before: number): Promise<number>;
 

@@ -40,6 +40,7 @@ const CHANGES: Record<keyof AccessStore, boolean> = {
   revokeToken: true,
   // Written on every login: bookkeeping, not a change of who may do what.
   touchToken: false,
+  revokeSessions: true,
   // Only rows that no longer authenticate anyone.
   pruneSessions: false,
   appendAudit: false,

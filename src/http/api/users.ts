@@ -60,6 +60,8 @@ export function registerUserRoutes(api: FastifyInstance, ctx: ApiContext): void 
     const user = await store.getUserById(me.id);
     if (!user || !(await verifyPassword(body.current_password, user.passwordHash))) throw badRequest('current password is wrong');
     await store.updateUser(me.id, { passwordHash: await hashPassword(body.new_password) });
+    // Whoever signed in with the old password is signed out (but the session making the change).
+    await store.revokeSessions(me.id, Date.now(), me.via === 'session' ? me.tokenId : undefined);
     authenticator.forget();
     await audit(ctx, req, me, { action: 'user.password', outcome: 'success', resource: me.name });
     reply.code(204).send();
@@ -108,6 +110,7 @@ export function registerUserRoutes(api: FastifyInstance, ctx: ApiContext): void 
       serverAdmin: body.server_admin,
       canCreateRegistries: body.can_create_registries,
     });
+    if (body.password) await store.revokeSessions(user.id, Date.now(), admin.kind === 'user' && admin.via === 'session' ? admin.tokenId : undefined);
     authenticator.forget();
     const changed = Object.keys(body).map((k) => (k === 'password' ? 'password' : `${k}=${String(body[k as keyof typeof body])}`));
     await audit(ctx, req, admin, { action: 'user.update', outcome: 'success', resource: name, detail: { changed } });

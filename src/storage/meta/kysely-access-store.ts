@@ -282,6 +282,19 @@ export class KyselyAccessStore implements AccessStore {
     await this.db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
   }
 
+  async revokeSessions(userId: number, at: number, exceptId?: string): Promise<number> {
+    let update = this.db
+      .updateTable('tokens')
+      .set({ revoked_at: at })
+      .where('kind', '=', 'session')
+      .where('owner_kind', '=', 'user')
+      .where('owner_id', '=', userId)
+      .where('revoked_at', 'is', null);
+    if (exceptId !== undefined) update = update.where('id', '!=', exceptId);
+    const res = await update.executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
   async pruneSessions(before: number): Promise<number> {
     const res = await this.db
       .deleteFrom('tokens')

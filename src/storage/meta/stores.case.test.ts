@@ -97,7 +97,12 @@ export function describeStores(name: string, create: () => Promise<StoresFixture
       await access.createToken({ ...session, id: 'ses-revoked', expiresAt: 1_000 });
       await access.revokeToken('ses-revoked', 60);
       expect((await access.listTokens('user', user.id)).map((t) => t.id)).toEqual(['pat1']);
-      expect(await access.pruneSessions(100)).toBe(2);
+      await access.createToken({ ...session, id: 'ses-other', expiresAt: 1_000 });
+      // ses-other and the expired ses-expired; ses-revoked already was, ses-live made the change.
+      expect(await access.revokeSessions(user.id, 70, 'ses-live')).toBe(2);
+      expect(await access.getToken('ses-other')).toMatchObject({ revokedAt: 70 });
+      expect(await access.getToken('ses-live')).toMatchObject({ revokedAt: null });
+      expect(await access.pruneSessions(100)).toBe(3);
       expect(await access.getToken('ses-live')).toBeDefined();
       expect(await access.getToken('ses-expired')).toBeUndefined();
       expect(await access.getToken('pat1')).toBeDefined();
