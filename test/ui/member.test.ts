@@ -13,15 +13,11 @@ const PASSWORD = 'viewer-password-0123';
 let env: UiEnv;
 let page: Page;
 
-async function ok(res: Response, what: string): Promise<void> {
-  if (!res.ok) throw new Error(`${what}: ${res.status} ${(await res.text()).slice(0, 300)}`);
-}
-
 beforeAll(async () => {
   env = await startUiEnv({ seed: true });
   const registry = env.seeded!.registry;
-  await ok(await env.api('/users', { method: 'POST', body: JSON.stringify({ username: VIEWER, password: PASSWORD }) }), 'create the viewer');
-  await ok(await env.api(`/registries/${registry}/grants`, { method: 'POST', body: JSON.stringify({ subject_kind: 'user', subject: VIEWER, role: 'read-only' }) }), 'grant read-only');
+  await env.apiJson('/users', { method: 'POST', body: JSON.stringify({ username: VIEWER, password: PASSWORD }) }, 201);
+  await env.apiJson(`/registries/${registry}/grants`, { method: 'POST', body: JSON.stringify({ subject_kind: 'user', subject: VIEWER, role: 'read-only' }) }, 201);
   const context = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: env.baseUrl });
   page = await context.newPage();
   await signIn(page, env.baseUrl, VIEWER, PASSWORD);

@@ -10,7 +10,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBytes, formatCents } from '../../web/src/format.js';
-import { expectAccessible, screenshot, signedInPage, startUiEnv, watchPageErrors, type UiEnv } from './support/index.js';
+import { expectAccessible, expectStatus, screenshot, signedInPage, startUiEnv, watchPageErrors, type UiEnv } from './support/index.js';
 
 let env: UiEnv;
 let registry: string;
@@ -29,15 +29,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function expectOk(res: Response, status: number, what: string): Promise<string> {
-  const text = await res.text();
-  if (res.status !== status) throw new Error(`${what}: ${res.status} ${text.slice(0, 500)}`);
-  return text;
-}
-
-async function apiJson<T>(path: string, init?: RequestInit, status = 200): Promise<T> {
-  return JSON.parse(await expectOk(await env.api(path, init), status, `${init?.method ?? 'GET'} ${path}`)) as T;
-}
+const apiJson = <T,>(path: string, init?: RequestInit, status = 200) => env.apiJson<T>(path, init, status);
 
 async function newPage(viewport?: { width: number; height: number }): Promise<Page> {
   const page = await signedInPage(env, viewport ? { viewport } : {});
@@ -71,8 +63,8 @@ describe('usage', () => {
 
   it('shows the storage chart, transfer, cost and largest repositories as GET …/usage gives them', async () => {
     // Pull a layer, so this month's transfer is not zero.
-    const manifest = JSON.parse(await expectOk(await env.api(`/v2/${registry}/${env.seeded!.image.repo}/manifests/${env.seeded!.image.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } }), 200, 'manifest')) as { layers: { digest: string }[] };
-    await expectOk(await env.api(`/v2/${registry}/${env.seeded!.image.repo}/blobs/${manifest.layers[0]!.digest}`), 200, 'layer');
+    const manifest = JSON.parse(await expectStatus(await env.api(`/v2/${registry}/${env.seeded!.image.repo}/manifests/${env.seeded!.image.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } }), 200, 'manifest')) as { layers: { digest: string }[] };
+    await expectStatus(await env.api(`/v2/${registry}/${env.seeded!.image.repo}/blobs/${manifest.layers[0]!.digest}`), 200, 'layer');
     const { usage } = await apiJson<{ usage: Usage }>(`/registries/${registry}/usage?days=30`);
     expect(usage.transfer_bytes).toBeGreaterThan(0);
 
@@ -277,7 +269,7 @@ describe('access tokens', () => {
 
 describe('teams', () => {
   it('creates a team, adds and removes a member, and deletes the team', async () => {
-    await expectOk(await env.api('/users', { method: 'POST', body: JSON.stringify({ username: 'ui-teammate', password: 'ui-teammate-password-1' }) }), 201, 'create ui-teammate');
+    await expectStatus(await env.api('/users', { method: 'POST', body: JSON.stringify({ username: 'ui-teammate', password: 'ui-teammate-password-1' }) }), 201, 'create ui-teammate');
     const page = await newPage();
     const errors = watchPageErrors(page);
     await page.goto(`${env.baseUrl}/teams`);

@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, sha256, tarOf } from '../support/oci-layout.js';
 import { formatBytes, formatCents } from '../../web/src/format.js';
-import { expectAccessible, screenshot, signedInPage, startUiEnv, watchPageErrors, type UiEnv } from './support/index.js';
+import { expectAccessible, expectStatus, screenshot, signedInPage, startUiEnv, watchPageErrors, type UiEnv } from './support/index.js';
 
 let env: UiEnv;
 let host: string;
@@ -25,7 +25,7 @@ const BULK = Array.from({ length: 23 }, (_, i) => `bulk/r${String(i + 1).padStar
 beforeAll(async () => {
   env = await startUiEnv({ seed: true });
   host = new URL(env.baseUrl).host;
-  await expectOk(await env.api('/registries', { method: 'POST', body: JSON.stringify({ name: CATALOG }) }), 201, `create ${CATALOG}`);
+  await expectStatus(await env.api('/registries', { method: 'POST', body: JSON.stringify({ name: CATALOG }) }), 201, `create ${CATALOG}`);
   // One after the other, so their push times are in this order too.
   for (const [i, repo] of BULK.entries()) await pushTinyImage(`${CATALOG}/${repo}`, 'v1', (i + 1) * 2000);
 });
@@ -35,11 +35,6 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function expectOk(res: Response, status: number, what: string): Promise<string> {
-  const text = await res.text();
-  if (res.status !== status) throw new Error(`${what}: ${res.status} ${text.slice(0, 500)}`);
-  return text;
-}
 
 /** A one-layer image whose config carries `padding` bytes, pushed over /v2/ (blobs by monolithic POST, then the manifest). */
 async function pushTinyImage(repo: string, tag: string, padding: number): Promise<void> {
@@ -47,7 +42,7 @@ async function pushTinyImage(repo: string, tag: string, padding: number): Promis
   const layer = gzipSync(tar);
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { padding: 'x'.repeat(padding) } }, rootfs: { type: 'layers', diff_ids: [sha256(tar)] } }));
   for (const blob of [layer, config]) {
-    await expectOk(await env.api(`/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, { method: 'POST', body: new Uint8Array(blob), headers: { 'content-type': 'application/octet-stream' } }), 201, `blob for ${repo}`);
+    await expectStatus(await env.api(`/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, { method: 'POST', body: new Uint8Array(blob), headers: { 'content-type': 'application/octet-stream' } }), 201, `blob for ${repo}`);
   }
   const manifest = JSON.stringify({
     schemaVersion: 2,
@@ -55,7 +50,7 @@ async function pushTinyImage(repo: string, tag: string, padding: number): Promis
     config: { mediaType: OCI_CONFIG, digest: sha256(config), size: config.length },
     layers: [{ mediaType: OCI_LAYER_GZIP, digest: sha256(layer), size: layer.length }],
   });
-  await expectOk(await env.api(`/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': OCI_MANIFEST } }), 201, `manifest ${repo}:${tag}`);
+  await expectStatus(await env.api(`/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': OCI_MANIFEST } }), 201, `manifest ${repo}:${tag}`);
 }
 
 async function newPage(viewport?: { width: number; height: number }): Promise<Page> {
@@ -70,9 +65,7 @@ const card = (page: Page, name: string) => page.getByRole('listitem').filter({ h
 /** The repository names in the table, top to bottom. */
 const rowNames = (page: Page) => page.locator('table tbody th[scope="row"]').allTextContents();
 
-async function apiJson<T>(path: string): Promise<T> {
-  return JSON.parse(await expectOk(await env.api(path), 200, `GET ${path}`)) as T;
-}
+const apiJson = <T,>(path: string) => env.apiJson<T>(path);
 
 describe('registries overview', () => {
   it("shows the seeded registry's tier, region, repositories, storage, transfer and cost", async () => {

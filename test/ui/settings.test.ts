@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBytes, shortDigest } from '../../web/src/format.js';
-import { expectAccessible, screenshot, signedInPage, startUiEnv, watchPageErrors, type UiEnv } from './support/index.js';
+import { expectAccessible, expectStatus, screenshot, signedInPage, startUiEnv, watchPageErrors, type UiEnv } from './support/index.js';
 
 let env: UiEnv;
 let registry: string;
@@ -48,15 +48,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function expectOk(res: Response, status: number, what: string): Promise<string> {
-  const text = await res.text();
-  if (res.status !== status) throw new Error(`${what}: ${res.status} ${text.slice(0, 500)}`);
-  return text;
-}
-
-async function apiJson<T>(path: string, init?: RequestInit, status = 200): Promise<T> {
-  return JSON.parse(await expectOk(await env.api(path, init), status, `${init?.method ?? 'GET'} ${path}`)) as T;
-}
+const apiJson = <T,>(path: string, init?: RequestInit, status = 200) => env.apiJson<T>(path, init, status);
 
 async function newPage(viewport?: { width: number; height: number }): Promise<Page> {
   const page = await signedInPage(env, viewport ? { viewport } : {});
@@ -98,7 +90,7 @@ describe('registry settings', () => {
   });
 
   it('grants a user a role, shows the refusal of a pattern outside the registry beside its field, and revokes the grant', async () => {
-    await expectOk(await env.api('/users', { method: 'POST', body: JSON.stringify({ username: 'ui-member', password: 'ui-member-password-1' }) }), 201, 'create ui-member');
+    await expectStatus(await env.api('/users', { method: 'POST', body: JSON.stringify({ username: 'ui-member', password: 'ui-member-password-1' }) }), 201, 'create ui-member');
     const page = await newPage();
     const errors = watchPageErrors(page);
     await openSection(page, 'Members');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { requireTool, run } from '../../support/clients.js';
 import { buildTestLayout, OCI_MANIFEST } from '../../support/oci-layout.js';
 import { filesLayer, ImageLayout, parents, type FileSpec, type VulnerabilityReport } from '../../scan/support.js';
+import { expectStatus } from './http.js';
 
 export interface SeededImages {
   /** 'acme' */
@@ -125,12 +126,6 @@ const OS_RELEASE = [
 ].join('\n');
 
 const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
-
-async function expectStatus(res: Response, status: number, what: string): Promise<string> {
-  const text = await res.text();
-  if (res.status !== status) throw new Error(`seeding: ${what} answered ${res.status} (expected ${status}): ${text.slice(0, 1500)}`);
-  return text;
-}
 
 async function skopeoCopy(src: string, dest: string, creds: string, all = false): Promise<void> {
   await run('skopeo', ['copy', '--quiet', '--preserve-digests', '--dest-tls-verify=false', '--dest-creds', creds, ...(all ? ['--all'] : []), src, dest], { timeoutMs: 300_000 });

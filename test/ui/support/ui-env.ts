@@ -21,6 +21,7 @@ import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwrig
 import { startBerth, tempDir, type BerthProcess } from '../../support/berth-process.js';
 import { requireTool } from '../../support/clients.js';
 import { seedImages, type SeededImages } from './seed.js';
+import { expectStatus } from './http.js';
 
 export type { SeededImages } from './seed.js';
 
@@ -49,6 +50,8 @@ export interface UiEnv {
    * content type is sent as JSON.
    */
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** `api`, then the JSON body of an answer that must have `status` (default 200); throws quoting the answer otherwise. */
+  apiJson<T>(path: string, init?: RequestInit, status?: number): Promise<T>;
   /** Closes the browser and stops Berth (its data is removed). */
   close(): Promise<void>;
 }
@@ -96,6 +99,7 @@ export async function startUiEnv(options: UiEnvOptions = {}): Promise<UiEnv> {
       adminPassword,
       browser,
       api,
+      apiJson: async <T,>(path: string, init?: RequestInit, status = 200) => JSON.parse(await expectStatus(await api(path, init), status, `${init?.method ?? 'GET'} ${path}`)) as T,
       close: stopAll,
     };
     if (options.seed) {
