@@ -106,3 +106,16 @@ export async function nodeReceiverPushes(port: number, big: BigBlobFactory): Pro
   }
   return metrics;
 }
+
+/**
+ * 100 GETs one after another (a 2-byte body each) to the bare Node receiver, with the client
+ * that walks tags and catalog pages: the least 100 pages can take on this runtime and machine,
+ * whatever the server does per page. (Distribution answers a whole tag list in one page.)
+ */
+export async function nodeReceiverRoundTrips(port: number, count = 100): Promise<Metrics> {
+  await expect(200, port, 'GET', '/'); // connection up, outside the clock
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) await expect(200, port, 'GET', '/');
+  return { get_100_sequential_ms: ((performance.now() - t0) * 100) / count };
+}
+

@@ -6,7 +6,7 @@ import os, { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BigBlobFactory } from './blobdata.js';
-import { fileWriteMBps, nginxPulls, nginxPush, nodeReceiverPushes, nodeSha256MBps, opensslSha256MBps } from './ceilings.js';
+import { fileWriteMBps, nginxPulls, nginxPush, nodeReceiverPushes, nodeReceiverRoundTrips, nodeSha256MBps, opensslSha256MBps } from './ceilings.js';
 import { agent } from './http.js';
 import { createFixture } from './fixtures.js';
 import { environment, ensureTools } from './machine.js';
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
           add('nginx', m);
           log(`round ${round} nginx pulls: ${summary(m)}`);
           sampler.setPhase('node-receiver');
-          const r = await nodeReceiverPushes(receiver.port, big);
+          const r = { ...(await nodeReceiverPushes(receiver.port, big)), ...(await nodeReceiverRoundTrips(receiver.port)) };
           add('node', r);
           log(`round ${round} bare node receiver: ${summary(r)}`);
         }

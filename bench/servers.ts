@@ -114,7 +114,8 @@ export async function startBerthWithAuth(root: string, dataDir: string): Promise
 async function launchBerth(name: string, root: string, dataDir: string, berthEnv: Record<string, string>, credentials?: Credentials): Promise<Server> {
   const port = await freePort();
   const bin = join(root, 'dist/cli/main.js');
-  const args = [bin, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--log-level', 'error'];
+  const nodeFlags = (process.env.BENCH_BERTH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const args = [...nodeFlags, bin, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--log-level', 'error'];
   // Strip BERTH_* from the environment so a developer's settings can't skew the run.
   const env = {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_'))),

@@ -51,9 +51,22 @@ describe('Authenticator: remembered credentials', () => {
 
   const node = async (changeFeed?: ChangeFeed) => {
     const access = await AccessControl.create({ ...ACCESS_OPTIONS, changeFeed }, f.stores.access, f.stores.authState, pino({ level: 'silent' }));
+    const original = f.stores.access.getUser.bind(f.stores.access);
     const checks = vi.spyOn(f.stores.access, 'getUser');
     const login = () => access.authenticator.fromHeader(basic('alice', PASSWORD), '10.0.0.1');
-    return { access, checks, login };
+    return { access, checks, login, original };
+  };
+
+  /** Makes the next user lookup wait until the returned function is called. */
+  const holdNextCheck = ({ checks, original }: Awaited<ReturnType<typeof node>>) => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    checks.mockImplementationOnce(async (name) => {
+      const user = await original(name);
+      await held;
+      return user;
+    });
+    return () => release();
   };
 
   it('without a feed: a checked credential is remembered until forget() (as before)', async () => {
@@ -97,23 +110,33 @@ describe('Authenticator: remembered credentials', () => {
     expect(checks).toHaveBeenCalledTimes(4);
   });
 
-  it('a check under way when the cache is cleared is not remembered: it may have read what the change replaced', async () => {
-    const original = f.stores.access.getUser.bind(f.stores.access);
+  it('requests arriving together with one credential share one check; a wrong password fails them all', async () => {
+    const { access, checks, login } = await node();
+    const principals = await Promise.all(Array.from({ length: 16 }, login));
+    expect(principals.every((p) => p.kind !== 'anonymous' && p.name === 'alice')).toBe(true);
+    expect(checks).toHaveBeenCalledTimes(1);
+    const wrong = () => access.authenticator.fromHeader(basic('alice', 'wrong password'), '10.0.0.1');
+    const results = await Promise.allSettled(Array.from({ length: 8 }, wrong));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    expect(checks).toHaveBeenCalledTimes(2);
+    // Nothing of the failure is remembered: the next attempt is checked again.
+    await expect(wrong()).rejects.toThrow();
+    expect(checks).toHaveBeenCalledTimes(3);
+  });
+
+  it('a check under way when the cache is cleared is neither joined nor remembered: it may have read what the change replaced', async () => {
     const feed = new TestFeed();
-    const { checks, login } = await node(feed);
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    checks.mockImplementationOnce(async (name) => {
-      const user = await original(name);
-      await held;
-      return user;
-    });
+    const n = await node(feed);
+    const { checks, login } = n;
+    const release = holdNextCheck(n);
     const first = login();
     await vi.waitFor(() => expect(checks).toHaveBeenCalledTimes(1));
     feed.hear(AUTH_TOPIC);
+    const second = login(); // its own check, not the one begun before the change
+    await vi.waitFor(() => expect(checks).toHaveBeenCalledTimes(2));
     release();
-    await first;
-    await login();
+    await Promise.all([first, second]);
+    await login(); // served by what the second check remembered
     expect(checks).toHaveBeenCalledTimes(2);
   });
 

@@ -34,6 +34,8 @@ export class AuthenticationError extends Error {
  */
 export class Authenticator {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  /** Checks under way, by credential: concurrent requests with the same one wait for the same check. */
+  private readonly checking = new Map<string, Promise<Principal>>();
   /** Moves on whenever the cache is cleared: a check that began before must not fill it afterwards. */
   private generation = 0;
 
@@ -63,6 +65,8 @@ export class Authenticator {
 
   private clear(): void {
     this.cache.clear();
+    // A check begun before the change may read what it replaced: later requests start their own.
+    this.checking.clear();
     this.generation++;
   }
 
@@ -104,6 +108,18 @@ export class Authenticator {
     const key = createHash('sha256').update(credential).digest('hex');
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.principal;
+    // Requests arriving together with one credential (a client pushing layers in parallel, or all of
+    // them right after the entry expired) share one check: each scrypt takes ~32 MiB and tens of ms.
+    const running = this.checking.get(key);
+    if (running) return running;
+    const checked: Promise<Principal> = this.checkAndRemember(key, check).finally(() => {
+      if (this.checking.get(key) === checked) this.checking.delete(key);
+    });
+    this.checking.set(key, checked);
+    return checked;
+  }
+
+  private async checkAndRemember(key: string, check: () => Promise<Principal>): Promise<Principal> {
     const generation = this.generation;
     const principal = await check();
     // Not when the cache was cleared meanwhile: the check may have read what the change replaced.

@@ -3,7 +3,7 @@ import { KyselyAccessStore } from './kysely-access-store.js';
 import { KyselyAuthStateStore } from './kysely-auth-state-store.js';
 import { KyselyGcStore } from './kysely-gc-store.js';
 import { KyselyJobStore } from './kysely-job-store.js';
-import { KyselyMetaStore } from './kysely-meta-store.js';
+import { KyselyMetaStore, type ProgressWrite } from './kysely-meta-store.js';
 import { KyselyRepositoryQueries } from './kysely-repository-queries.js';
 import { KyselyUsageStore } from './kysely-usage-store.js';
 import { KyselyVulnDbStore } from './kysely-vulndb-store.js';
@@ -42,8 +42,8 @@ export interface MetaStores {
 }
 
 /** The stores over a migrated database; closing them destroys `db`. */
-export function storesOver(db: Kysely<Database>): MetaStores {
-  const meta = new KyselyMetaStore(db);
+export function storesOver(db: Kysely<Database>, progressWrite?: ProgressWrite): MetaStores {
+  const meta = new KyselyMetaStore(db, undefined, undefined, progressWrite);
   return {
     meta,
     access: new KyselyAccessStore(db),

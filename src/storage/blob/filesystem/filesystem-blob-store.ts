@@ -52,7 +52,8 @@ const writeBudget = new ByteBudget(MAX_BYTES_IN_FLIGHT);
 class PipelinedWriter {
   private batch: Buffer[] = [];
   private batchBytes = 0;
-  private unsynced = 0;
+  /** Bytes written since the last sync this writer started: what a sync at commit would still have to flush. */
+  unsynced = 0;
   private readonly pending: Promise<unknown>[] = [];
   private readonly syncs: Promise<unknown>[] = [];
 
@@ -119,6 +120,13 @@ async function detachFromCommittedBlob(path: string): Promise<void> {
 export class FilesystemBlobStore implements BlobStore {
   private readonly blobsDir: string;
   private readonly uploadsDir: string;
+  /**
+   * Per upload: bytes written by earlier requests and not yet synced, and the background
+   * sync started for them. A chunked push (e.g. 8 MiB PATCHes) never reaches SYNC_EVERY
+   * within one request, so without this the commit alone had to flush the whole blob.
+   */
+  private readonly unsyncedBytes = new Map<string, number>();
+  private readonly backgroundSyncs = new Map<string, Promise<void>>();
 
   constructor(root: string) {
     this.blobsDir = join(root, 'blobs');
@@ -191,6 +199,7 @@ export class FilesystemBlobStore implements BlobStore {
     try {
       for await (const chunk of source) await writer.push(chunk as Buffer);
       await writer.finish();
+      this.syncInBackground(uploadId, writer.unsynced);
     } catch (err) {
       await writer.abandon();
       await truncate(path, offset).catch(() => undefined);
@@ -199,6 +208,32 @@ export class FilesystemBlobStore implements BlobStore {
       await handle.close();
     }
     return writer.position - offset;
+  }
+
+  /**
+   * Adds what a request left unsynced to the upload's tally and, once that reaches SYNC_EVERY,
+   * starts an fdatasync the client does not wait for: the disk flushes while the next chunk
+   * arrives. Commit waits for it, and fails with it (a failed fsync may not be reported twice).
+   */
+  private syncInBackground(uploadId: string, unsynced: number): void {
+    const total = (this.unsyncedBytes.get(uploadId) ?? 0) + unsynced;
+    if (total < SYNC_EVERY) {
+      this.unsyncedBytes.set(uploadId, total);
+      return;
+    }
+    this.unsyncedBytes.delete(uploadId);
+    const previous = this.backgroundSyncs.get(uploadId) ?? Promise.resolve();
+    const sync = previous.then(() => fsyncPath(this.uploadPath(uploadId)));
+    sync.catch(() => undefined); // awaited by commit; this only keeps a failure from being "unhandled" meanwhile
+    this.backgroundSyncs.set(uploadId, sync);
+  }
+
+  /** Waits for the upload's background sync, if any, and forgets its bookkeeping. */
+  private async settleBackgroundSync(uploadId: string): Promise<void> {
+    const sync = this.backgroundSyncs.get(uploadId);
+    this.backgroundSyncs.delete(uploadId);
+    this.unsyncedBytes.delete(uploadId);
+    await sync;
   }
 
   readUpload(uploadId: string, length: number): Readable {
@@ -210,7 +245,12 @@ export class FilesystemBlobStore implements BlobStore {
     const staged = this.uploadPath(uploadId);
     const target = this.blobPath(digest);
     // Content-addressed: identical bytes already durable under this digest need nothing more.
-    if (await this.stat(digest)) return;
+    const synced = this.settleBackgroundSync(uploadId);
+    if (await this.stat(digest)) {
+      await synced.catch(() => undefined); // nothing of these bytes is kept
+      return;
+    }
+    await synced;
     await fsyncPath(staged);
     await mkdir(dirname(target), { recursive: true });
     // A hard link is atomic like rename (readers see the whole blob or nothing) but leaves
@@ -225,6 +265,7 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async deleteUpload(uploadId: string): Promise<void> {
+    await this.settleBackgroundSync(uploadId).catch(() => undefined); // its bytes are being thrown away
     await rm(this.uploadPath(uploadId), { force: true });
   }
 

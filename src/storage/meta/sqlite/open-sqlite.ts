@@ -1,8 +1,8 @@
 import Sqlite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { KyselyMetaStore } from '../kysely-meta-store.js';
+import type { KyselyMetaStore, ProgressWrite } from '../kysely-meta-store.js';
 import { migrateToLatest } from '../migrations/run.js';
 import type { Database } from '../schema.js';
 import { storesOver, type MetaStores } from '../stores.js';
@@ -30,7 +30,8 @@ export async function openSqliteStores(options: SqliteOptions): Promise<MetaStor
   chmodSync(options.path, 0o600);
   const database = new Sqlite(options.path);
   database.pragma('journal_mode = WAL');
-  database.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  const synchronous = options.synchronous ?? 'FULL';
+  database.pragma(`synchronous = ${synchronous}`);
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
@@ -40,5 +41,22 @@ export async function openSqliteStores(options: SqliteOptions): Promise<MetaStor
     await db.destroy();
     throw err;
   }
-  return storesOver(db);
+  return storesOver(db, synchronous === 'FULL' ? withoutWalSync(db, synchronous) : undefined);
+}
+
+/**
+ * A ProgressWrite for SQLite: `synchronous` is a setting of the connection, so the write runs
+ * holding kysely's one connection (nothing else can commit in between) with NORMAL, which in WAL
+ * mode skips the fsync, then the setting is put back. The next synced commit makes it durable too.
+ */
+export function withoutWalSync(db: Kysely<Database>, level: 'FULL'): ProgressWrite {
+  return (write) =>
+    db.connection().execute(async (connection) => {
+      await sql`pragma synchronous = NORMAL`.execute(connection);
+      try {
+        return await write(connection);
+      } finally {
+        await sql.raw(`pragma synchronous = ${level}`).execute(connection);
+      }
+    });
 }

@@ -1,3 +1,5 @@
+import Sqlite from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +8,8 @@ import { describeConcurrentWrites } from '../concurrency.case.test.js';
 import { describeMetaStore } from '../meta-store.case.test.js';
 import { describeStores } from '../stores.case.test.js';
 import { sqliteStores } from '../../../../test/support/meta-stores.js';
-import { openSqliteMetaStore, openSqliteStores } from './open-sqlite.js';
+import type { Database } from '../schema.js';
+import { openSqliteMetaStore, openSqliteStores, withoutWalSync } from './open-sqlite.js';
 
 
 describeMetaStore('sqlite', async () => {
@@ -43,4 +46,38 @@ it('sqlite: the metadata file (password hashes, signing keys) is readable by its
   expect((await stat(path)).mode & 0o777).toBe(0o600);
   await meta.close();
   await rm(dir, { recursive: true, force: true });
+});
+
+it('sqlite: a progress write runs without the WAL fsync, alone on the connection, and the setting comes back', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
+  const database = new Sqlite(join(dir, 'metadata.db'));
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = FULL');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const level = async (on: Kysely<Database>) => (await sql<{ synchronous: number }>`pragma synchronous`.execute(on)).rows[0]!.synchronous;
+  try {
+    const progressWrite = withoutWalSync(db, 'FULL');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let during = -1;
+    const write = progressWrite(async (connection) => {
+      during = await level(connection);
+      await held;
+      return 'written';
+    });
+    // A query made meanwhile waits for the connection: it can never commit under the relaxed setting.
+    const meanwhile = level(db);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    expect(await write).toBe('written');
+    expect(during).toBe(1); // NORMAL
+    expect(await meanwhile).toBe(2); // FULL, read only after the write gave the connection back
+    expect(await level(db)).toBe(2);
+    // A failing write puts the setting back too.
+    await expect(progressWrite(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await level(db)).toBe(2);
+  } finally {
+    await db.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
