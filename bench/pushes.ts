@@ -40,17 +40,17 @@ try {
   for (let round = 0; round < rounds; round++) {
     // Alternate who goes first: the machine's state drifts between runs.
     for (const s of round % 2 ? [...servers].reverse() : servers) {
-      phase = 'monolithic'
+      phase = 'monolithic';
       let blob = big.fresh();
       let t0 = performance.now();
       await pushMonolithic(s.port, 'bench/big', blob);
       record(s, 'monolithic MB/s', mbps(blob.size, performance.now() - t0));
-      phase = 'chunked'
+      phase = 'chunked';
       blob = big.fresh();
       t0 = performance.now();
       await pushChunked(s.port, 'bench/chunked', blob, 8 * MiB);
       record(s, 'chunked MB/s', mbps(blob.size, performance.now() - t0));
-      phase = 'images'
+      phase = 'images';
       const m = await images.run(ctx, s, round);
       if (m.images_errors) throw new Error(`${s.name}: ${m.images_errors} failed pushes in round ${round}`);
       record(s, 'images wall s', m.images_wall_s!);
