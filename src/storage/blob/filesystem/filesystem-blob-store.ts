@@ -245,12 +245,9 @@ export class FilesystemBlobStore implements BlobStore {
     const staged = this.uploadPath(uploadId);
     const target = this.blobPath(digest);
     // Content-addressed: identical bytes already durable under this digest need nothing more.
-    const synced = this.settleBackgroundSync(uploadId);
-    if (await this.stat(digest)) {
-      await synced.catch(() => undefined); // nothing of these bytes is kept
-      return;
-    }
-    await synced;
+    const syncFailure = await this.settleBackgroundSync(uploadId).then(() => undefined, (err: unknown) => err);
+    if (await this.stat(digest)) return; // nothing of the staged bytes is kept, synced or not
+    if (syncFailure) throw syncFailure;
     await fsyncPath(staged);
     await mkdir(dirname(target), { recursive: true });
     // A hard link is atomic like rename (readers see the whole blob or nothing) but leaves
