@@ -96,6 +96,9 @@ it(`${LOOPS} loops of GC concurrent with a burst of pushes, deletes and untags: 
     }
   };
 
+  // Created up front: the first GC request is sent together with the first pushes, and GC on a
+  // registry that no push has created yet is rightly a 404.
+  await c.ok('POST', '/registries', { name: reg });
   const started = Date.now();
   for (let loop = 0; loop < LOOPS; loop++) {
     let done = false;
