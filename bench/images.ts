@@ -2,20 +2,22 @@
 // server's RSS sampled every 50 ms and its JS memory breakdown where we can read it:
 // for quick A/B runs of the push path without the whole benchmark.
 //   node --import tsx bench/images.ts [ROUNDS]        (npm run build first)
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './report.js';
+import { rssMiB as readRss } from './rss.js';
 import { startBerth, startDistribution, type Server } from './servers.js';
 import { WORKLOADS, type Context } from './workloads.js';
 
+/** The process's resident memory; 0 once it has gone (sampling may outlive a stop by one tick). */
+const rssMiB = (pid: number) => readRss(pid) ?? 0;
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.argv[2] ?? 5);
 const workload = WORKLOADS.find((w) => w.name === 'concurrent image pushes')!;
 const ctx = { params: { images: 50, layersPerImage: 5, layerBytes: 1 << 20 }, phase() {} } as unknown as Context;
 
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-bench-images-'));
 const servers: Server[] = [await startBerth(ROOT, join(dir, 'berth')), await startDistribution(join(dir, 'distribution'))];

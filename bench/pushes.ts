@@ -3,23 +3,25 @@
 // runs of the push path and its memory without the whole benchmark.
 //   node --import tsx bench/pushes.ts [ROUNDS]        (npm run build first)
 // NODE_OPTIONS reaches Berth's process too (only BERTH_* is stripped), for trying V8 flags.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BigBlobFactory } from './blobdata.js';
 import { pushChunked, pushMonolithic } from './registry.js';
+import { median } from './report.js';
+import { rssMiB as readRss } from './rss.js';
 import { startBerth, startDistribution, type Server } from './servers.js';
 import { WORKLOADS, type Context } from './workloads.js';
 
+/** The process's resident memory; 0 once it has gone (sampling may outlive a stop by one tick). */
+const rssMiB = (pid: number) => readRss(pid) ?? 0;
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.argv[2] ?? 3);
 const MiB = 1 << 20;
 const images = WORKLOADS.find((w) => w.name === 'concurrent image pushes')!;
 const ctx = { params: { images: 50, layersPerImage: 5, layerBytes: MiB }, phase() {} } as unknown as Context;
 
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-bench-pushes-'));
