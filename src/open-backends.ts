@@ -79,7 +79,7 @@ export async function openBackends(config: Config, logger: Logger): Promise<Back
       // The embedded metadata is one process's alone: the lock stops a second one on the same directory.
       await mkdir(dataDir, { recursive: true });
       undo.unshift(await lockDataDir(dataDir));
-      stores = await openSqliteStores({ path: join(dataDir, 'metadata.db'), synchronous: storage.sqlite.synchronous });
+      stores = await openSqliteStores({ path: join(dataDir, 'metadata.db'), synchronous: storage.sqlite.synchronous, cacheMiB: storage.sqlite.cacheMiB });
       undo.unshift(() => stores.close());
     }
     return { blobStore, stores, dataDir, singleWriter: storage.metadata === 'sqlite', changeFeed, blobRedirect, close };

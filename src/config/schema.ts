@@ -159,6 +159,8 @@ export const configSchema = z
         sqlite: z
           .object({
             synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+            /** SQLite's own page cache, in MiB (better-sqlite3 would take 16); the OS caches the file too. */
+            cacheMiB: z.number().int().min(1).max(4096).default(4),
           })
           .strict()
           .default({}),

@@ -1,6 +1,7 @@
 import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
+import { bodyChunkReclaimer } from './chunk-reclaimer.js';
 
 /**
  * Passes bytes through while feeding them to a digest and counting them.
@@ -27,6 +28,8 @@ export class HashingStream extends Transform {
     }
     this.hash.update(chunk);
     done(null, chunk);
+    // After the chunk has gone on: a collection now finds it still referenced downstream only if the store is behind.
+    bodyChunkReclaimer.spent(chunk.length);
   }
 
   override _flush(done: TransformCallback): void {

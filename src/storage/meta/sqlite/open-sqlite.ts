@@ -12,6 +12,11 @@ export interface SqliteOptions {
   path: string;
   /** FULL fsyncs the WAL on every commit: an acknowledged push survives power loss, not only a crash. */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * The page cache's size. better-sqlite3 builds SQLite with 16 MiB, which fills as the
+   * metadata grows and stays resident; pages beyond it are read from the OS's file cache.
+   */
+  cacheMiB?: number;
 }
 
 /** The stores over one SQLite database (kept as a name for existing callers). */
@@ -24,16 +29,8 @@ export async function openSqliteMetaStore(options: SqliteOptions): Promise<Kysel
 
 /** The registry's and access control's stores over one embedded SQLite database. */
 export async function openSqliteStores(options: SqliteOptions): Promise<MetaStores> {
-  mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
-  // The metadata holds password hashes and token-signing keys: the owner's alone (the WAL and shm files take the same mode).
-  closeSync(openSync(options.path, 'a', 0o600));
-  chmodSync(options.path, 0o600);
-  const database = new Sqlite(options.path);
-  database.pragma('journal_mode = WAL');
+  const database = openSqliteDatabase(options);
   const synchronous = options.synchronous ?? 'FULL';
-  database.pragma(`synchronous = ${synchronous}`);
-  database.pragma('foreign_keys = ON');
-  database.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   try {
     await migrateToLatest(db);
@@ -42,6 +39,22 @@ export async function openSqliteStores(options: SqliteOptions): Promise<MetaStor
     throw err;
   }
   return storesOver(db, synchronous === 'FULL' ? withoutWalSync(db, synchronous) : undefined);
+}
+
+/** The database file (created owner-only) with the connection settings every store relies on. */
+export function openSqliteDatabase(options: SqliteOptions): Sqlite.Database {
+  mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+  // The metadata holds password hashes and token-signing keys: the owner's alone (the WAL and shm files take the same mode).
+  closeSync(openSync(options.path, 'a', 0o600));
+  chmodSync(options.path, 0o600);
+  const database = new Sqlite(options.path);
+  database.pragma('journal_mode = WAL');
+  database.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  // Negative: a size in KiB rather than in pages.
+  database.pragma(`cache_size = ${-Math.round((options.cacheMiB ?? 4) * 1024)}`);
+  return database;
 }
 
 /**

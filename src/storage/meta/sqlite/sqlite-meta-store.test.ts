@@ -9,7 +9,7 @@ import { describeMetaStore } from '../meta-store.case.test.js';
 import { describeStores } from '../stores.case.test.js';
 import { sqliteStores } from '../../../../test/support/meta-stores.js';
 import type { Database } from '../schema.js';
-import { openSqliteMetaStore, openSqliteStores, withoutWalSync } from './open-sqlite.js';
+import { openSqliteDatabase, openSqliteMetaStore, openSqliteStores, withoutWalSync } from './open-sqlite.js';
 
 
 describeMetaStore('sqlite', async () => {
@@ -36,6 +36,22 @@ it('sqlite: reopening an existing database keeps its data and does not re-run mi
   expect(await second.listRepositories(10)).toEqual(['kept']);
   await second.close();
   await rm(dir, { recursive: true, force: true });
+});
+
+it('sqlite: the page cache is bounded by cacheMiB (4 MiB by default, not the 16 MiB better-sqlite3 builds in)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
+  const cacheKiB = (database: Sqlite.Database) => -(database.pragma('cache_size', { simple: true }) as number);
+  const byDefault = openSqliteDatabase({ path: join(dir, 'default.db') });
+  const configured = openSqliteDatabase({ path: join(dir, 'configured.db'), cacheMiB: 32 });
+  try {
+    expect(cacheKiB(byDefault)).toBe(4 * 1024);
+    expect(cacheKiB(configured)).toBe(32 * 1024);
+    expect(byDefault.pragma('journal_mode', { simple: true })).toBe('wal');
+  } finally {
+    byDefault.close();
+    configured.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 it('sqlite: the metadata file (password hashes, signing keys) is readable by its owner only', async () => {
