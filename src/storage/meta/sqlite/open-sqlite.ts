@@ -19,6 +19,9 @@ export interface SqliteOptions {
   cacheMiB?: number;
 }
 
+/** What an option left out means (the config schema's defaults match). */
+const DEFAULTS = { synchronous: 'FULL', cacheMiB: 4 } as const;
+
 /** The stores over one SQLite database (kept as a name for existing callers). */
 export type SqliteStores = MetaStores;
 
@@ -30,7 +33,7 @@ export async function openSqliteMetaStore(options: SqliteOptions): Promise<Kysel
 /** The registry's and access control's stores over one embedded SQLite database. */
 export async function openSqliteStores(options: SqliteOptions): Promise<MetaStores> {
   const database = openSqliteDatabase(options);
-  const synchronous = options.synchronous ?? 'FULL';
+  const synchronous = options.synchronous ?? DEFAULTS.synchronous;
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   try {
     await migrateToLatest(db);
@@ -49,11 +52,11 @@ export function openSqliteDatabase(options: SqliteOptions): Sqlite.Database {
   chmodSync(options.path, 0o600);
   const database = new Sqlite(options.path);
   database.pragma('journal_mode = WAL');
-  database.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  database.pragma(`synchronous = ${options.synchronous ?? DEFAULTS.synchronous}`);
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   // Negative: a size in KiB rather than in pages.
-  database.pragma(`cache_size = ${-Math.round((options.cacheMiB ?? 4) * 1024)}`);
+  database.pragma(`cache_size = ${-Math.round((options.cacheMiB ?? DEFAULTS.cacheMiB) * 1024)}`);
   return database;
 }
 

@@ -66,9 +66,7 @@ it('sqlite: the metadata file (password hashes, signing keys) is readable by its
 
 it('sqlite: a progress write runs without the WAL fsync, alone on the connection, and the setting comes back', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
-  const database = new Sqlite(join(dir, 'metadata.db'));
-  database.pragma('journal_mode = WAL');
-  database.pragma('synchronous = FULL');
+  const database = openSqliteDatabase({ path: join(dir, 'metadata.db'), synchronous: 'FULL' });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   const level = async (on: Kysely<Database>) => (await sql<{ synchronous: number }>`pragma synchronous`.execute(on)).rows[0]!.synchronous;
   try {
