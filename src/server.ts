@@ -17,6 +17,7 @@ import { ensureAdminUser } from './auth/bootstrap.js';
 import { startScanning } from './scan/start-scanning.js';
 import { startWebhooks } from './events/start-webhooks.js';
 import { startRetention } from './events/retention/start-retention.js';
+import { zeroCopySender } from './native/zero-copy-sender.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -99,7 +100,17 @@ export async function startServer(
     }
     const controlPanel = config.http.controlPanel ? ControlPanel.load() : undefined;
     if (config.http.controlPanel && !controlPanel) logger.warn('the web control panel is not built (no web/dist/index.html): run npm run build; serving the APIs only');
-    const app = buildApp(registry, access, { logger, idleTimeoutMs: config.http.idleTimeoutSeconds * 1000, trustedProxies: config.http.trustedProxies, controlPanel });
+    const zeroCopy = config.http.zeroCopySends ? zeroCopySender() : undefined;
+    if (config.http.zeroCopySends && !zeroCopy && process.platform === 'linux') {
+      logger.warn('the sendfile module is not built (native/build/Release/sendfile.node): run npm run build; blobs are sent through userland buffers');
+    }
+    const app = buildApp(registry, access, {
+      logger,
+      idleTimeoutMs: config.http.idleTimeoutSeconds * 1000,
+      trustedProxies: config.http.trustedProxies,
+      controlPanel,
+      zeroCopy,
+    });
     const { host, port } = splitListen(config.listen);
     await app.listen({ host, port });
     const bound = app.server.address();

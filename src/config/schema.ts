@@ -60,6 +60,8 @@ export const configSchema = z
         shutdownGraceSeconds: z.number().int().min(0).max(3600).default(30),
         /** Upload bodies read at once, process-wide; the rest wait unread in their sockets (bounds memory under many parallel pushes). */
         maxConcurrentUploadBodies: z.number().int().min(1).max(10_000).default(16),
+        /** Send blob bodies from the filesystem store with sendfile(2) when the native module is built (Linux). */
+        zeroCopySends: z.boolean().default(true),
         /** Serve the web control panel at `/` (from the built web/dist). */
         controlPanel: z.boolean().default(true),
         /** Load balancers (addresses or CIDRs) whose X-Forwarded-* headers are trusted; empty: none. */

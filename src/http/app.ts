@@ -3,6 +3,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { AccessControl } from '../auth/access-control.js';
 import type { Registry } from '../core/registry.js';
+import type { ZeroCopySender } from '../native/zero-copy-sender.js';
+import { requestsLoggedByPump } from './distribution/blob-pump.js';
 import { registerDistributionRoutes } from './distribution/routes.js';
 import { errorBody, handleError } from './errors.js';
 import { registerHealthRoutes } from './health.js';
@@ -22,6 +24,8 @@ export interface HttpOptions {
   trustedProxies?: string[];
   /** The web control panel served at `/`; none: only the APIs. */
   controlPanel?: ControlPanel;
+  /** Sends blob bodies with sendfile(2) (see BlobSending); none: through userland buffers. */
+  zeroCopy?: ZeroCopySender;
 }
 
 export function buildApp(registry: Registry, access: AccessControl, options: HttpOptions): FastifyInstance {
@@ -63,6 +67,7 @@ export function buildApp(registry: Registry, access: AccessControl, options: Htt
     socketBytesAtStart.set(req, { read: socket?.bytesRead ?? 0, written: socket?.bytesWritten ?? 0 });
   });
   app.addHook('onResponse', async (req, reply) => {
+    if (requestsLoggedByPump.has(req)) return;
     req.log.info(
       {
         method: req.method,
@@ -106,6 +111,6 @@ export function buildApp(registry: Registry, access: AccessControl, options: Htt
   registerHealthRoutes(app, registry);
   registerTokenRoutes(app, access);
   registerManagementApi(app, registry, access);
-  registerDistributionRoutes(app, registry, access);
+  registerDistributionRoutes(app, registry, access, { zeroCopy: options.zeroCopy, stallMs: options.idleTimeoutMs });
   return app;
 }

@@ -2,11 +2,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../core/registry.js';
 import { parseDigest } from '../../oci/digest.js';
 import { registryOf, type RepoName } from '../../oci/name.js';
-import { pumpBlob } from './blob-pump.js';
+import { pumpBlob, type BlobSending } from './blob-pump.js';
 import { byteRange } from './headers.js';
 
 /** GET/HEAD /v2/<name>/blobs/<digest>, with single byte ranges. */
-export async function getBlob(registry: Registry, name: RepoName, digestParam: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function getBlob(registry: Registry, name: RepoName, digestParam: string, req: FastifyRequest, reply: FastifyReply, sending?: BlobSending): Promise<void> {
   const { digest } = parseDigest(digestParam);
   const blob = await registry.blobs.stat(name, digest);
   const range = byteRange(req, blob.size);
@@ -38,7 +38,7 @@ export async function getBlob(registry: Registry, name: RepoName, digestParam: s
   if (reader) {
     const meter = registry.accounts?.meter;
     const registryName = registryOf(name);
-    return pumpBlob(req, reply, reader, range ?? { start: 0, end: blob.size - 1 }, (bytes) => meter?.add(registryName, bytes));
+    return pumpBlob(req, reply, reader, range ?? { start: 0, end: blob.size - 1 }, (bytes) => meter?.add(registryName, bytes), sending);
   }
   const body = await registry.blobs.open(digest, range);
   // Outbound transfer is metered per registry as the bytes go out (HEAD and empty bodies send none).

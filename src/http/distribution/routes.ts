@@ -7,6 +7,7 @@ import type { RepoName } from '../../oci/name.js';
 import { actorOf, sourceOf } from '../request-principal.js';
 import { enforce, requirementOf } from './access.js';
 import { auditOf, policyDenialOf } from './audit.js';
+import type { BlobSending } from './blob-pump.js';
 import { deleteBlob, getBlob } from './blobs.js';
 import { getCatalog, getReferrers, getTags } from './listings.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
@@ -20,10 +21,11 @@ interface Context {
   registry: Registry;
   access: AccessControl;
   principal: Principal;
+  sending?: BlobSending;
 }
 
 /** Which methods each resource answers, and with what. */
-function handlersFor({ registry, access, principal }: Context, route: DistributionRoute): Partial<Record<string, Handler>> {
+function handlersFor({ registry, access, principal, sending }: Context, route: DistributionRoute): Partial<Record<string, Handler>> {
   switch (route.kind) {
     case 'base': {
       const base: Handler = async (_req, reply) => {
@@ -47,7 +49,7 @@ function handlersFor({ registry, access, principal }: Context, route: Distributi
       };
     }
     case 'blob': {
-      const get: Handler = (req, reply) => getBlob(registry, route.name, route.digest, req, reply);
+      const get: Handler = (req, reply) => getBlob(registry, route.name, route.digest, req, reply, sending);
       return { GET: get, HEAD: get, DELETE: (_req, reply) => deleteBlob(registry, route.name, route.digest, reply) };
     }
     case 'uploads':
@@ -82,14 +84,14 @@ async function canSee(access: AccessControl, principal: Principal, name: RepoNam
  * wildcard route hands every path to `matchDistributionRoute`. Every request
  * is authorised here, before its handler, and every change is audited.
  */
-export function registerDistributionRoutes(app: FastifyInstance, registry: Registry, access: AccessControl): void {
+export function registerDistributionRoutes(app: FastifyInstance, registry: Registry, access: AccessControl, sending?: BlobSending): void {
   // Returning the reply tells fastify the response is (or will be, for streams) sent by the handler.
   const dispatch: RouteHandler = async (req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
     const path = req.url.split('?', 1)[0]!;
     const route = matchDistributionRoute(path);
     const principal = await enforce(access, req, requirementOf(route, req.method));
-    const handlers = handlersFor({ registry, access, principal }, route);
+    const handlers = handlersFor({ registry, access, principal, sending }, route);
     const handler = handlers[req.method];
     if (!handler) {
       throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on ${path.slice(0, 200)}`, { allowed: Object.keys(handlers) }, {

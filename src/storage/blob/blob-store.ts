@@ -5,6 +5,8 @@ export interface BlobReader {
   /** Reads up to `length` bytes at `position` into `into`; resolves with the count (0 at the end). */
   read(into: Buffer, position: number, length: number): Promise<number>;
   close(): Promise<void>;
+  /** The open file's descriptor when the blob is a local file: it can then be sent with sendfile(2). */
+  fd?: number;
 }
 
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */

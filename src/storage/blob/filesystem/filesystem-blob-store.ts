@@ -170,6 +170,7 @@ export class FilesystemBlobStore implements BlobStore {
     return {
       read: async (into, position, length) => (await handle.read(into, 0, length, position)).bytesRead,
       close: () => handle.close(),
+      fd: handle.fd,
     };
   }
 

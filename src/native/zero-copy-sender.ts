@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Sends file bytes to a socket with sendfile(2): the kernel moves them from the page
+ * cache to the socket, with no copy through JavaScript buffers and on a thread of its
+ * own (native/sendfile.c), so the event loop only starts and finishes each send.
+ */
+export interface ZeroCopySender {
+  /**
+   * Sends `length` bytes of `fileFd` from `offset` to `socketFd`; resolves with `length`.
+   * Fails (with `code`, e.g. EPIPE, and `bytesSent`) when the client goes away, when no byte
+   * moves for `stallMs` (0: never gives up), or when the file ends early (ENODATA).
+   * Both descriptors are duplicated: the caller may close its own at any time; `signal`
+   * ends the send early (ECANCELED), e.g. when the response was destroyed.
+   */
+  send(socketFd: number, fileFd: number, offset: number, length: number, stallMs: number, signal?: AbortSignal): Promise<number>;
+}
+
+interface NativeModule {
+  start(done: (id: number, errno: number, sent: number) => void): void;
+  send(socketFd: number, fileFd: number, offset: number, length: number, stallMs: number): number;
+  cancel(id: number): void;
+}
+
+/** Built by scripts/build-native.mjs (npm run build); the same two levels up from src/ and dist/. */
+const MODULE_PATH = fileURLToPath(new URL('../../native/build/Release/sendfile.node', import.meta.url));
+
+let loaded: ZeroCopySender | null | undefined;
+
+/** The process's sender, or undefined where the native module is not built (or not Linux). */
+export function zeroCopySender(): ZeroCopySender | undefined {
+  if (loaded === undefined) loaded = load();
+  return loaded ?? undefined;
+}
+
+function load(): ZeroCopySender | null {
+  if (process.platform !== 'linux' || !existsSync(MODULE_PATH)) return null;
+  const native = createRequire(import.meta.url)(MODULE_PATH) as NativeModule;
+  const pending = new Map<number, { resolve: (sent: number) => void; reject: (err: Error) => void }>();
+  native.start((id, errno, sent) => {
+    const waiter = pending.get(id);
+    pending.delete(id);
+    if (!waiter) return;
+    if (errno === 0) waiter.resolve(sent);
+    else waiter.reject(sendError(errno, sent));
+  });
+  return {
+    send(socketFd, fileFd, offset, length, stallMs, signal) {
+      if (length === 0) return Promise.resolve(0);
+      return new Promise((resolve, reject) => {
+        // The callback can only run on a later turn of the event loop, after this is recorded.
+        const id = native.send(socketFd, fileFd, offset, length, stallMs);
+        const abort = () => native.cancel(id);
+        signal?.addEventListener('abort', abort, { once: true });
+        const settled = () => signal?.removeEventListener('abort', abort);
+        pending.set(id, {
+          resolve: (sent) => (settled(), resolve(sent)),
+          reject: (err) => (settled(), reject(err)),
+        });
+        if (signal?.aborted) abort();
+      });
+    },
+  };
+}
+
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
+
+function sendError(errno: number, bytesSent: number): Error {
+  const code = ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+  const reason = code === 'ETIMEDOUT' ? 'the client stopped reading' : code === 'ENODATA' ? 'the file ended before the range did' : code;
+  return Object.assign(new Error(`sendfile failed after ${bytesSent} bytes: ${reason}`), { code, errno, bytesSent });
+}
