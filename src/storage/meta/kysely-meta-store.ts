@@ -16,7 +16,7 @@ import type { Database } from './schema.js';
 import { runTransaction } from './transaction.js';
 
 /**
- * Runs a write that costs nothing if a power cut undoes it, such as an upload's progress: the
+ * Runs a write that costs nothing if a power cut undoes it, such as an upload session's start or progress: the
  * staged bytes it counts are not synced before the commit either, and a session found shorter
  * than its record is dropped. The embedded SQLite store runs it without the WAL fsync every
  * other commit waits for (on the event loop: 5–30 ms per chunk of a chunked push while the disk
@@ -232,11 +232,14 @@ export class KyselyMetaStore implements MetaStore {
     return true;
   }
 
+  /** A progress write: a session a power cut forgets is answered BLOB_UPLOAD_UNKNOWN and started again; GC sweeps its staging file. */
   async createUpload(upload: UploadRecord): Promise<void> {
-    await this.db
-      .insertInto('uploads')
-      .values({ id: upload.id, repository_id: upload.repositoryId, size: upload.size, created_at: upload.createdAt, updated_at: upload.createdAt })
-      .execute();
+    await this.progressWrite((db) =>
+      db
+        .insertInto('uploads')
+        .values({ id: upload.id, repository_id: upload.repositoryId, size: upload.size, created_at: upload.createdAt, updated_at: upload.createdAt })
+        .execute(),
+    );
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {

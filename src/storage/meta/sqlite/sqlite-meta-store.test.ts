@@ -8,7 +8,9 @@ import { describeConcurrentWrites } from '../concurrency.case.test.js';
 import { describeMetaStore } from '../meta-store.case.test.js';
 import { describeStores } from '../stores.case.test.js';
 import { sqliteStores } from '../../../../test/support/meta-stores.js';
+import { migrateToLatest } from '../migrations/run.js';
 import type { Database } from '../schema.js';
+import { storesOver } from '../stores.js';
 import { openSqliteDatabase, openSqliteMetaStore, openSqliteStores, withoutWalSync } from './open-sqlite.js';
 
 
@@ -90,6 +92,34 @@ it('sqlite: a progress write runs without the WAL fsync, alone on the connection
     // A failing write puts the setting back too.
     await expect(progressWrite(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(await level(db)).toBe(2);
+  } finally {
+    await db.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it('an upload session is started and advanced with progress writes; its blob is linked with a synced commit', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteDatabase({ path: join(dir, 'metadata.db') }) }) });
+  try {
+    await migrateToLatest(db);
+    const progress: string[] = [];
+    const { meta } = storesOver(db, (write) => {
+      progress.push('write');
+      return write(db);
+    });
+    const repo = await meta.ensureRepository('library/app' as never, 'library');
+    await meta.createUpload({ id: 'u1', repositoryId: repo.id, size: 0, createdAt: Date.now() });
+    expect(progress).toEqual(['write']);
+    await meta.setUploadSize('u1', 10);
+    expect(progress).toEqual(['write', 'write']);
+    expect((await meta.getUpload('u1'))?.size).toBe(10);
+    await meta.transaction(async (tx) => {
+      await tx.linkBlob(repo.id, `sha256:${'a'.repeat(64)}` as never, 10);
+      await tx.deleteUpload('u1');
+    });
+    expect(progress).toHaveLength(2);
+    expect(await meta.getUpload('u1')).toBeUndefined();
   } finally {
     await db.destroy();
     await rm(dir, { recursive: true, force: true });
