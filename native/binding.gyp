@@ -8,8 +8,8 @@
     },
     {
       "target_name": "memory",
-      "sources": ["memory.cc"],
-      "cflags_cc": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "sources": ["memory.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
     }
   ]

@@ -26,8 +26,6 @@ export interface HttpOptions {
   controlPanel?: ControlPanel;
   /** Sends blob bodies with sendfile(2) (see BlobSending); none: through userland buffers. */
   zeroCopy?: ZeroCopySender;
-  /** Counts requests as they arrive (the memory trimmer tells an idle server by it). */
-  activity?: { requests: number };
 }
 
 export function buildApp(registry: Registry, access: AccessControl, options: HttpOptions): FastifyInstance {
@@ -63,9 +61,7 @@ export function buildApp(registry: Registry, access: AccessControl, options: Htt
 
   // Wire bytes (headers included) per request, from the socket's counters: works for streamed and chunked bodies alike.
   const socketBytesAtStart = new WeakMap<object, { read: number; written: number }>();
-  const activity = options.activity;
   app.addHook('onRequest', async (req, reply) => {
-    if (activity) activity.requests++;
     reply.header('x-request-id', req.id);
     const socket = req.raw.socket;
     socketBytesAtStart.set(req, { read: socket?.bytesRead ?? 0, written: socket?.bytesWritten ?? 0 });

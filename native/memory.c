@@ -4,10 +4,10 @@
 // holes in malloc's heap that it keeps for reuse, so the process's resident size only
 // ratchets up from one burst of pushes to the next. malloc_trim releases every whole free
 // page; it runs on libuv's pool, off the event loop, and only when enough was freed since.
+#define _GNU_SOURCE
 #include <malloc.h>
 #include <node_api.h>
 #include <stdlib.h>
-#include <v8.h>
 
 typedef struct {
   napi_async_work work;
@@ -22,7 +22,7 @@ static size_t free_after_last_trim;
 static size_t peak_in_use;
 
 static void execute(napi_env env, void *data) {
-  trim_t *t = static_cast<trim_t *>(data);
+  trim_t *t = data;
 #if defined(__GLIBC__)
   struct mallinfo2 info = mallinfo2();
   if (info.uordblks > peak_in_use) peak_in_use = info.uordblks;
@@ -41,7 +41,7 @@ static void execute(napi_env env, void *data) {
 }
 
 static void complete(napi_env env, napi_status status, void *data) {
-  trim_t *t = static_cast<trim_t *>(data);
+  trim_t *t = data;
   napi_value result;
   napi_create_double(env, t->trimmed ? (double)t->free_before : 0, &result);
   napi_resolve_deferred(env, t->deferred, result);
@@ -59,7 +59,7 @@ static napi_value trim(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "trim(thresholdBytes)");
     return NULL;
   }
-  trim_t *t = static_cast<trim_t *>(calloc(1, sizeof *t));
+  trim_t *t = calloc(1, sizeof *t);
   if (t == NULL) {
     napi_throw_error(env, NULL, "trim: out of memory");
     return NULL;
@@ -72,21 +72,9 @@ static napi_value trim(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-// reduceHeap(): tells V8 memory is under moderate pressure. It starts an incremental full
-// collection that also shrinks the young generation a burst grew and releases pooled pages,
-// and returns at once (under a millisecond here: LowMemoryNotification's blocking collections
-// took ~120 ms with 30 MiB live, for ~3 MiB more given back).
-static napi_value reduce_heap(napi_env env, napi_callback_info info) {
-  v8::Isolate::GetCurrent()->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
-  return NULL;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-      {"trim", NULL, trim, NULL, NULL, NULL, napi_default, NULL},
-      {"reduceHeap", NULL, reduce_heap, NULL, NULL, NULL, napi_default, NULL},
-  };
-  napi_define_properties(env, exports, 2, props);
+  napi_property_descriptor props[] = {{"trim", NULL, trim, NULL, NULL, NULL, napi_default, NULL}};
+  napi_define_properties(env, exports, 1, props);
   return exports;
 }
 
