@@ -116,10 +116,12 @@ async function launchBerth(name: string, root: string, dataDir: string, berthEnv
   const bin = join(root, 'dist/cli/main.js');
   const nodeFlags = (process.env.BENCH_BERTH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const args = [...nodeFlags, bin, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--log-level', 'error'];
-  // Strip BERTH_* from the environment so a developer's settings can't skew the run.
+  // Strip BERTH_* from the environment so a developer's settings can't skew the run; an A/B
+  // names the settings it varies in BENCH_BERTH_ENV ("BERTH_A=1 BERTH_B=2").
   const env = {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_'))),
     ...berthEnv,
+    ...Object.fromEntries((process.env.BENCH_BERTH_ENV ?? '').split(' ').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string])),
   };
   const server = launch(name, process.execPath, args, port, env);
   if (!credentials) {

@@ -207,18 +207,24 @@ static void call_js(napi_env env, napi_value callback, void *context, void *data
   free(r);
 }
 
-static void stop(void *arg) {
+// Cleanup hooks run in reverse order of registration. This one is registered after the
+// completion callback exists, so it runs before Node's own hook tears that callback down:
+// the thread is stopped and joined while what it calls is still valid.
+static void halt(void *arg) {
   sender_t *s = arg;
-  if (s->thread_started) {
-    pthread_mutex_lock(&s->lock);
-    s->stopping = 1;
-    pthread_mutex_unlock(&s->lock);
-    wake(s);
-    pthread_join(s->thread, NULL);
-    napi_release_threadsafe_function(s->done, napi_tsfn_abort);
-  }
-  close(s->epfd);
-  close(s->wakefd);
+  pthread_mutex_lock(&s->lock);
+  s->stopping = 1;
+  pthread_mutex_unlock(&s->lock);
+  wake(s);
+  pthread_join(s->thread, NULL);
+  napi_release_threadsafe_function(s->done, napi_tsfn_abort);
+}
+
+// Registered first, so it runs last: frees what init made.
+static void destroy(void *arg) {
+  sender_t *s = arg;
+  if (s->epfd >= 0) close(s->epfd);
+  if (s->wakefd >= 0) close(s->wakefd);
   free(s->cancels);
   pthread_mutex_destroy(&s->lock);
   free(s);
@@ -257,6 +263,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
     return throw_error(env, "sendfile: cannot start the sender thread");
   }
   s->thread_started = 1;
+  napi_add_env_cleanup_hook(env, halt, s);
   return NULL;
 }
 
@@ -340,11 +347,11 @@ static napi_value init(napi_env env, napi_value exports) {
   s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   if (s->epfd < 0 || s->wakefd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev) != 0) {
-    stop(s);
+    destroy(s);
     return throw_error(env, "sendfile: cannot create the epoll set");
   }
   napi_set_instance_data(env, s, NULL, NULL);
-  napi_add_env_cleanup_hook(env, stop, s);
+  napi_add_env_cleanup_hook(env, destroy, s);
 
   napi_property_descriptor props[] = {
       {"start", NULL, start, NULL, NULL, NULL, napi_default, NULL},
