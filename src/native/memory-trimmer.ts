@@ -1,13 +1,8 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadNative } from './load-native.js';
 
 interface NativeModule {
   trim(thresholdBytes: number): Promise<number>;
 }
-
-/** Built by scripts/build-native.mjs (npm run build) from native/memory.c; the same two levels up from src/ and dist/. */
-const MODULE_PATH = fileURLToPath(new URL('../../native/build/Release/memory.node', import.meta.url));
 
 export interface MemoryTrimmer {
   /** Trims once now if at least `thresholdBytes` were freed since the last trim; resolves with the free bytes found (0: nothing done). */
@@ -21,8 +16,8 @@ export interface MemoryTrimmer {
  * pool, off the event loop). Undefined where the native module is not built or not Linux.
  */
 export function startMemoryTrimmer(options: { intervalMs: number; thresholdBytes: number }): MemoryTrimmer | undefined {
-  if (process.platform !== 'linux' || !existsSync(MODULE_PATH)) return undefined;
-  const native = createRequire(import.meta.url)(MODULE_PATH) as NativeModule;
+  const native = loadNative<NativeModule>('memory');
+  if (!native) return undefined;
   let running: Promise<number> | undefined;
   const trimNow = () => {
     running ??= native.trim(options.thresholdBytes).finally(() => (running = undefined));

@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { constants } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { loadNative } from './load-native.js';
 
 /**
  * Sends file bytes to a socket with sendfile(2): the kernel moves them from the page
@@ -25,9 +23,6 @@ interface NativeModule {
   cancel(id: number): void;
 }
 
-/** Built by scripts/build-native.mjs (npm run build); the same two levels up from src/ and dist/. */
-const MODULE_PATH = fileURLToPath(new URL('../../native/build/Release/sendfile.node', import.meta.url));
-
 let loaded: ZeroCopySender | null | undefined;
 
 /** The process's sender, or undefined where the native module is not built (or not Linux). */
@@ -37,8 +32,8 @@ export function zeroCopySender(): ZeroCopySender | undefined {
 }
 
 function load(): ZeroCopySender | null {
-  if (process.platform !== 'linux' || !existsSync(MODULE_PATH)) return null;
-  const native = createRequire(import.meta.url)(MODULE_PATH) as NativeModule;
+  const native = loadNative<NativeModule>('sendfile');
+  if (!native) return null;
   const pending = new Map<number, { resolve: (sent: number) => void; reject: (err: Error) => void }>();
   native.start((id, errno, sent) => {
     const waiter = pending.get(id);
