@@ -7,6 +7,12 @@
       "conditions": [["OS!='linux'", {"type": "none"}]]
     },
     {
+      "target_name": "receive",
+      "sources": ["receive.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "conditions": [["OS!='linux'", {"type": "none"}]]
+    },
+    {
       "target_name": "memory",
       "sources": ["memory.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds Berth's native modules (native/sendfile.c: zero-copy blob sends; native/memory.c: malloc_trim)
+// Builds Berth's native modules (native/sendfile.c: zero-copy blob sends; native/receive.c: upload bodies read, hashed and written off the event loop; native/memory.c: malloc_trim)
 // with the node-gyp that npm ships. It is optional: without it Berth sends blobs through
 // reused userland buffers, so a machine without a C compiler still gets a working Berth.
 // With CI=true (or BERTH_REQUIRE_NATIVE=1) a failed build fails, so tests never quietly
@@ -23,7 +23,7 @@ const args = ['rebuild', '--directory', join(root, 'native')];
 if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
 const run = spawnSync(process.execPath, [nodeGyp(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 if (run.status === 0) {
-  console.log('native: built native/build/Release/sendfile.node and memory.node');
+  console.log('native: built native/build/Release/sendfile.node, receive.node and memory.node');
   process.exit(0);
 }
 process.stderr.write(run.stdout + run.stderr);

@@ -19,6 +19,7 @@ import { startWebhooks } from './events/start-webhooks.js';
 import { startRetention } from './events/retention/start-retention.js';
 import { startMemoryTrimmer } from './native/memory-trimmer.js';
 import { zeroCopySender } from './native/zero-copy-sender.js';
+import { bodyReceiver } from './native/body-receiver.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -47,6 +48,10 @@ export async function startServer(
     const meter = new TransferMeter(stores.usage, { flushIntervalMs: 5000, onError: (err) => logger.warn({ err }, 'could not record transfer usage; retrying') });
     meter.start();
     undo.unshift(() => meter.stop());
+    const receiver = config.http.directUploads ? bodyReceiver() : undefined;
+    if (config.http.directUploads && !receiver && process.platform === 'linux') {
+      logger.warn('the receive module is not built (native/build/Release/receive.node): run npm run build; upload bodies are streamed through Node');
+    }
     const registry = new Registry(stores.meta, blobStore, {
       // The embedded default is this process's alone (the data-directory lock), so hot reads may be cached;
       // nodes sharing PostgreSQL cache them too, dropping what other nodes announce they changed.
@@ -57,6 +62,7 @@ export async function startServer(
       gc: { store: stores.gc, gracePeriodMs: config.gc.gracePeriod, logger },
       immutableTags: stores.immutableTags,
       maxConcurrentUploadBodies: config.http.maxConcurrentUploadBodies,
+      newUploadDigest: receiver?.sha256,
     });
     // Runs a shutdown or crash cut short are marked failed (SQLite) or left to their job leases (PostgreSQL); on shutdown, running ones stop before the stores close.
     await registry.gc!.recover();
@@ -114,6 +120,7 @@ export async function startServer(
       trustedProxies: config.http.trustedProxies,
       controlPanel,
       zeroCopy,
+      receiver,
     });
     const { host, port } = splitListen(config.listen);
     await app.listen({ host, port });

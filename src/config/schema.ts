@@ -62,6 +62,8 @@ export const configSchema = z
         maxConcurrentUploadBodies: z.number().int().min(1).max(10_000).default(16),
         /** Send blob bodies from the filesystem store with sendfile(2) when the native module is built (Linux). */
         zeroCopySends: z.boolean().default(true),
+        /** Read, hash and write upload bodies of 256 KiB and more on a native thread when the module is built (Linux). */
+        directUploads: z.boolean().default(true),
         /** Serve the web control panel at `/` (from the built web/dist). */
         controlPanel: z.boolean().default(true),
         /** Load balancers (addresses or CIDRs) whose X-Forwarded-* headers are trusted; empty: none. */

@@ -209,6 +209,9 @@ export class ClaimingBlobStore implements BlobStore {
   writeUpload(uploadId: string, offset: number, source: Readable): Promise<number> {
     return this.inner.writeUpload(uploadId, offset, source);
   }
+  get writeUploadThrough(): BlobStore['writeUploadThrough'] {
+    return this.inner.writeUploadThrough?.bind(this.inner);
+  }
   readUpload(uploadId: string, length: number): Readable {
     return this.inner.readUpload(uploadId, length);
   }

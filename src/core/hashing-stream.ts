@@ -1,4 +1,4 @@
-import type { Hash } from 'node:crypto';
+import type { RunningDigest } from '../oci/digest.js';
 import { Transform, type TransformCallback } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import { bodyChunkReclaimer } from './chunk-reclaimer.js';
@@ -13,7 +13,7 @@ export class HashingStream extends Transform {
   bytes = 0;
 
   constructor(
-    private readonly hash: Hash,
+    private readonly hash: RunningDigest,
     private readonly expectedLength?: number,
   ) {
     // Small buffer: with many uploads at once, memory is bounded by connections × this.

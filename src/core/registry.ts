@@ -1,3 +1,4 @@
+import type { RunningDigest } from '../oci/digest.js';
 import type { BlobStore } from '../storage/blob/blob-store.js';
 import type { ManifestRecord, MetaStore } from '../storage/meta/meta-store.js';
 import type { ChangeFeed } from './change-feed.js';
@@ -33,6 +34,8 @@ export interface RegistryOptions {
   accounts?: { store: UsageStore; tiers: TierCatalog; pricing: Pricing; meter: TransferMeter };
   /** Upload bodies read at once, process-wide (default 16). */
   maxConcurrentUploadBodies?: number;
+  /** Starts an upload session's running SHA-256; a native one lets the HTTP layer receive bodies directly (see DirectBody). */
+  newUploadDigest?: () => RunningDigest;
   /** Rules making tags immutable; without them every tag may move. */
   immutableTags?: ImmutableTagStore;
   /** Online garbage collection over the same stores; without it there is none. */
@@ -75,7 +78,7 @@ export class Registry {
     const a = options.accounts;
     const quota = a ? new Quota(meta, a.store, a.tiers) : undefined;
     if (a && quota) this.accounts = { ...a, quota, usage: new UsageReports(a.store, a.tiers, a.pricing, a.meter) };
-    this.uploads = new Uploads(meta, blobStore, quota, new BodySlots(options.maxConcurrentUploadBodies ?? 16));
+    this.uploads = new Uploads(meta, blobStore, quota, new BodySlots(options.maxConcurrentUploadBodies ?? 16), options.newUploadDigest);
     this.manifests = new Manifests(meta, cache as ReadCache<ManifestRecord> | undefined, quota);
     if (options.immutableTags) this.immutableTags = this.manifests.immutableTags = new ImmutableTags(options.immutableTags);
     this.immutableTagStore = options.immutableTags;

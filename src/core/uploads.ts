@@ -1,7 +1,7 @@
-import { randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createDigester, digestOf, parseDigest, type Digest } from '../oci/digest.js';
+import { createDigester, digestOf, parseDigest, type Digest, type RunningDigest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import type { RepoName } from '../oci/name.js';
 import type { BodySlots } from './body-slots.js';
@@ -23,6 +23,20 @@ export interface Chunk {
   range?: { start: number; end: number };
   /** Declared by Content-Length; absent for chunked transfer encoding. */
   length?: number;
+  /**
+   * The same body offered for a direct receive: the server writes it into the staging file
+   * itself (BlobStore.writeUploadThrough) instead of streaming it through `body`. Taken only
+   * when the store and the session's running digest allow it and the length is declared.
+   */
+  direct?: DirectBody;
+}
+
+/** A request body the HTTP layer can move into a file without streaming it through JavaScript. */
+export interface DirectBody {
+  /** Whether `receiveInto` can advance this running digest. */
+  canFeed(digest: RunningDigest): boolean;
+  /** Writes the whole body into `fd` from `offset`, feeding every byte to `digest`; resolves with its length. */
+  receiveInto(fd: number, offset: number, digest: RunningDigest): Promise<number>;
 }
 
 export type MountResult = { mounted: true; digest: Digest } | { mounted: false; upload: UploadStatus };
@@ -34,7 +48,7 @@ export type MountResult = { mounted: true; digest: Digest } | { mounted: false; 
  * staged bytes, so sessions survive restarts.
  */
 export class Uploads {
-  private readonly digesters = new Map<string, { hash: Hash; size: number }>();
+  private readonly digesters = new Map<string, { hash: RunningDigest; size: number }>();
   /** Sessions a request is writing to on this node, with when that request settles. */
   private readonly busy = new Map<string, Promise<void>>();
 
@@ -44,6 +58,8 @@ export class Uploads {
     private readonly quota?: Quota,
     /** Bounds the upload bodies read at once (see BodySlots); unbounded without it. */
     private readonly bodySlots?: BodySlots,
+    /** Starts a session's running SHA-256 (a native one lets bodies be received directly, see DirectBody). */
+    private readonly newSha256: () => RunningDigest = () => createDigester(),
   ) {}
 
   async start(name: RepoName, quota?: PushQuota): Promise<UploadStatus> {
@@ -53,7 +69,7 @@ export class Uploads {
     const id = randomUUID();
     await this.store.createUpload(id);
     await this.meta.createUpload({ id, repositoryId: repo.id, size: 0, createdAt: Date.now() });
-    this.digesters.set(id, { hash: createDigester(), size: 0 });
+    this.digesters.set(id, { hash: this.newSha256(), size: 0 });
     return { id, size: 0 };
   }
 
@@ -219,6 +235,18 @@ export class Uploads {
     }
     const state = await this.digester(upload);
     const before = state.hash.copy();
+    const direct = chunk.direct;
+    if (direct && this.store.writeUploadThrough && declared !== undefined && declared === chunk.length && direct.canFeed(state.hash)) {
+      let written: number;
+      try {
+        written = await this.store.writeUploadThrough(upload.id, upload.size, (fd, offset) => direct.receiveInto(fd, offset, state.hash));
+      } catch (err) {
+        state.hash = before;
+        state.size = upload.size;
+        throw err;
+      }
+      return this.recordWritten(upload, state, written, options);
+    }
     const hashing = new HashingStream(state.hash, declared);
     // The store may not start reading until after an await, and an error (a size
     // mismatch, a client hanging up) can come first: keep it here, so it is never an
@@ -244,17 +272,21 @@ export class Uploads {
     } finally {
       this.bodySlots?.release();
     }
-    const size = upload.size + hashing.bytes;
+    return this.recordWritten(upload, state, hashing.bytes, options);
+  }
+
+  private async recordWritten(upload: UploadRecord, state: { size: number }, written: number, options: { lastChunk?: boolean }): Promise<number> {
+    const size = upload.size + written;
     state.size = size;
     if (!options.lastChunk) await this.meta.setUploadSize(upload.id, size);
     upload.size = size;
     return size;
   }
 
-  private async digester(upload: UploadRecord): Promise<{ hash: Hash; size: number }> {
+  private async digester(upload: UploadRecord): Promise<{ hash: RunningDigest; size: number }> {
     const cached = this.digesters.get(upload.id);
     if (cached && cached.size === upload.size) return cached;
-    const hash = createDigester();
+    const hash = this.newSha256();
     await pipeline(this.store.readUpload(upload.id, upload.size), async function* (source) {
       for await (const chunk of source) hash.update(chunk as Buffer);
     });

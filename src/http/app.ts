@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import type { AccessControl } from '../auth/access-control.js';
 import type { Registry } from '../core/registry.js';
 import type { ZeroCopySender } from '../native/zero-copy-sender.js';
+import type { BodyReceiver } from '../native/body-receiver.js';
 import { requestsLoggedByPump } from './distribution/blob-pump.js';
+import { directBytesIn } from './distribution/direct-body.js';
 import { registerDistributionRoutes } from './distribution/routes.js';
 import { errorBody, handleError } from './errors.js';
 import { registerHealthRoutes } from './health.js';
@@ -26,6 +28,8 @@ export interface HttpOptions {
   controlPanel?: ControlPanel;
   /** Sends blob bodies with sendfile(2) (see BlobSending); none: through userland buffers. */
   zeroCopy?: ZeroCopySender;
+  /** Receives upload bodies on a native thread (see BodyReceiving); none: streamed through Node. */
+  receiver?: BodyReceiver;
 }
 
 export function buildApp(registry: Registry, access: AccessControl, options: HttpOptions): FastifyInstance {
@@ -73,7 +77,7 @@ export function buildApp(registry: Registry, access: AccessControl, options: Htt
         method: req.method,
         path: req.url.split('?', 1)[0],
         status: reply.statusCode,
-        bytesIn: (req.raw.socket?.bytesRead ?? 0) - (socketBytesAtStart.get(req)?.read ?? 0),
+        bytesIn: (req.raw.socket?.bytesRead ?? 0) - (socketBytesAtStart.get(req)?.read ?? 0) + (directBytesIn.get(req.raw) ?? 0),
         bytesOut: (req.raw.socket?.bytesWritten ?? 0) - (socketBytesAtStart.get(req)?.written ?? 0),
         durationMs: Math.round(reply.elapsedTime * 10) / 10,
       },
@@ -111,6 +115,7 @@ export function buildApp(registry: Registry, access: AccessControl, options: Htt
   registerHealthRoutes(app, registry);
   registerTokenRoutes(app, access);
   registerManagementApi(app, registry, access);
-  registerDistributionRoutes(app, registry, access, { zeroCopy: options.zeroCopy, stallMs: options.idleTimeoutMs });
+  const receiving = options.receiver ? { receiver: options.receiver, stallMs: options.idleTimeoutMs } : undefined;
+  registerDistributionRoutes(app, registry, access, { zeroCopy: options.zeroCopy, stallMs: options.idleTimeoutMs }, receiving);
   return app;
 }

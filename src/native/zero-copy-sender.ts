@@ -1,5 +1,4 @@
-import { constants } from 'node:os';
-import { loadNative } from './load-native.js';
+import { errnoCode, loadNative } from './load-native.js';
 
 /**
  * Sends file bytes to a socket with sendfile(2): the kernel moves them from the page
@@ -61,10 +60,8 @@ function load(): ZeroCopySender | null {
   };
 }
 
-const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
-
 function sendError(errno: number, bytesSent: number): Error {
-  const code = ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+  const code = errnoCode(errno);
   const reason = code === 'ETIMEDOUT' ? 'the client stopped reading' : code === 'ENODATA' ? 'the file ended before the range did' : code;
   return Object.assign(new Error(`sendfile failed after ${bytesSent} bytes: ${reason}`), { code, errno, bytesSent });
 }

@@ -48,7 +48,14 @@ export function createDigester(algorithm: DigestAlgorithm = 'sha256'): Hash {
   return createHash(algorithm);
 }
 
-export function digestOf(algorithm: DigestAlgorithm, hash: Hash): Digest {
+/** A digest being computed: node:crypto's Hash, or another implementation with the same three calls. */
+export interface RunningDigest {
+  update(bytes: Uint8Array): unknown;
+  copy(): RunningDigest;
+  digest(encoding: 'hex'): string;
+}
+
+export function digestOf(algorithm: DigestAlgorithm, hash: RunningDigest): Digest {
   return `${algorithm}:${hash.digest('hex')}` as Digest;
 }
 

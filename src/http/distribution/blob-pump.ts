@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ZeroCopySender } from '../../native/zero-copy-sender.js';
 import type { BlobReader, ByteRange } from '../../storage/blob/blob-store.js';
+import { plainSocketFd } from '../plain-socket.js';
 
 const BUFFER_BYTES = 1024 * 1024;
 /** Sent through the response before a zero-copy send: the headers go out with them, and their write callback says the socket's queue is empty. */
@@ -50,7 +51,7 @@ export async function pumpBlob(
   };
   try {
     res.writeHead(reply.statusCode, reply.getHeaders() as Record<string, string>);
-    const socketFd = sending?.zeroCopy && reader.fd !== undefined ? plainSocketFd(res) : undefined;
+    const socketFd = sending?.zeroCopy && reader.fd !== undefined ? plainSocketFd(res.socket) : undefined;
     if (socketFd !== undefined) {
       via = 'sendfile';
       await sendZeroCopy(res, socketFd, reader, range, sending!, count);
@@ -116,14 +117,6 @@ async function sendZeroCopy(res: ServerResponse, socketFd: number, reader: BlobR
     res.off('close', abort);
     if (!socket.destroyed) socket.setTimeout(idleTimeout);
   }
-}
-
-/** The descriptor of a plain TCP socket (not TLS, not an in-process test double), or undefined. */
-function plainSocketFd(res: ServerResponse): number | undefined {
-  const socket = res.socket as (Socket & { encrypted?: boolean; _handle?: { fd?: unknown } }) | null;
-  if (!socket || socket.encrypted || socket.destroyed) return undefined;
-  const fd = socket._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 function write(res: ServerResponse, chunk: Buffer): Promise<void> {

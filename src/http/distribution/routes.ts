@@ -8,6 +8,7 @@ import { actorOf, sourceOf } from '../request-principal.js';
 import { enforce, requirementOf } from './access.js';
 import { auditOf, policyDenialOf } from './audit.js';
 import type { BlobSending } from './blob-pump.js';
+import type { BodyReceiving } from './direct-body.js';
 import { deleteBlob, getBlob } from './blobs.js';
 import { getCatalog, getReferrers, getTags } from './listings.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
@@ -22,10 +23,11 @@ interface Context {
   access: AccessControl;
   principal: Principal;
   sending?: BlobSending;
+  receiving?: BodyReceiving;
 }
 
 /** Which methods each resource answers, and with what. */
-function handlersFor({ registry, access, principal, sending }: Context, route: DistributionRoute): Partial<Record<string, Handler>> {
+function handlersFor({ registry, access, principal, sending, receiving }: Context, route: DistributionRoute): Partial<Record<string, Handler>> {
   switch (route.kind) {
     case 'base': {
       const base: Handler = async (_req, reply) => {
@@ -53,12 +55,12 @@ function handlersFor({ registry, access, principal, sending }: Context, route: D
       return { GET: get, HEAD: get, DELETE: (_req, reply) => deleteBlob(registry, route.name, route.digest, reply) };
     }
     case 'uploads':
-      return { POST: (req, reply) => startUpload(registry, route.name, req, reply, mountSourcePolicy(access, principal)) };
+      return { POST: (req, reply) => startUpload(registry, route.name, req, reply, mountSourcePolicy(access, principal), receiving) };
     case 'upload':
       return {
         GET: (_req, reply) => uploadStatus(registry, route.name, route.id, reply),
-        PATCH: (req, reply) => patchUpload(registry, route.name, route.id, req, reply),
-        PUT: (req, reply) => putUpload(registry, route.name, route.id, req, reply),
+        PATCH: (req, reply) => patchUpload(registry, route.name, route.id, req, reply, receiving),
+        PUT: (req, reply) => putUpload(registry, route.name, route.id, req, reply, receiving),
         DELETE: (_req, reply) => cancelUpload(registry, route.name, route.id, reply),
       };
   }
@@ -84,14 +86,14 @@ async function canSee(access: AccessControl, principal: Principal, name: RepoNam
  * wildcard route hands every path to `matchDistributionRoute`. Every request
  * is authorised here, before its handler, and every change is audited.
  */
-export function registerDistributionRoutes(app: FastifyInstance, registry: Registry, access: AccessControl, sending?: BlobSending): void {
+export function registerDistributionRoutes(app: FastifyInstance, registry: Registry, access: AccessControl, sending?: BlobSending, receiving?: BodyReceiving): void {
   // Returning the reply tells fastify the response is (or will be, for streams) sent by the handler.
   const dispatch: RouteHandler = async (req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
     const path = req.url.split('?', 1)[0]!;
     const route = matchDistributionRoute(path);
     const principal = await enforce(access, req, requirementOf(route, req.method));
-    const handlers = handlersFor({ registry, access, principal, sending }, route);
+    const handlers = handlersFor({ registry, access, principal, sending, receiving }, route);
     const handler = handlers[req.method];
     if (!handler) {
       throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on ${path.slice(0, 200)}`, { allowed: Object.keys(handlers) }, {

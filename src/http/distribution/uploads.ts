@@ -3,6 +3,7 @@ import type { Registry } from '../../core/registry.js';
 import type { Chunk, UploadStatus } from '../../core/uploads.js';
 import { parseDigest, type Digest } from '../../oci/digest.js';
 import { parseRepoName, type RepoName } from '../../oci/name.js';
+import { directBodyOf, type BodyReceiving } from './direct-body.js';
 import { contentLength, hasBody, query, uploadContentRange } from './headers.js';
 
 /**
@@ -12,7 +13,14 @@ import { contentLength, hasBody, query, uploadContentRange } from './headers.js'
 export type MountSourcePolicy = (from: RepoName | undefined) => Promise<{ from: RepoName } | 'any-repository' | 'none'>;
 
 /** POST /v2/<name>/blobs/uploads/: a mount, a monolithic push, or a new session. */
-export async function startUpload(registry: Registry, name: RepoName, req: FastifyRequest, reply: FastifyReply, mountSource: MountSourcePolicy): Promise<void> {
+export async function startUpload(
+  registry: Registry,
+  name: RepoName,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  mountSource: MountSourcePolicy,
+  receiving?: BodyReceiving,
+): Promise<void> {
   const mount = query(req, 'mount');
   if (mount !== undefined) {
     const digest = parseDigest(mount).digest;
@@ -25,7 +33,7 @@ export async function startUpload(registry: Registry, name: RepoName, req: Fasti
   }
   const digest = query(req, 'digest');
   if (digest !== undefined) {
-    const created = await registry.uploads.monolithic(name, digest, chunkOf(req));
+    const created = await registry.uploads.monolithic(name, digest, chunkOf(req, reply, receiving));
     return blobCreated(reply, name, created);
   }
   req.raw.resume(); // a body without ?digest= has nowhere to go
@@ -39,13 +47,13 @@ export async function uploadStatus(registry: Registry, name: RepoName, id: strin
   reply.send();
 }
 
-export async function patchUpload(registry: Registry, name: RepoName, id: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const status = await registry.uploads.append(name, id, chunkOf(req));
+export async function patchUpload(registry: Registry, name: RepoName, id: string, req: FastifyRequest, reply: FastifyReply, receiving?: BodyReceiving): Promise<void> {
+  const status = await registry.uploads.append(name, id, chunkOf(req, reply, receiving));
   sessionAccepted(reply, name, status);
 }
 
-export async function putUpload(registry: Registry, name: RepoName, id: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const chunk = hasBody(req) ? chunkOf(req) : undefined;
+export async function putUpload(registry: Registry, name: RepoName, id: string, req: FastifyRequest, reply: FastifyReply, receiving?: BodyReceiving): Promise<void> {
+  const chunk = hasBody(req) ? chunkOf(req, reply, receiving) : undefined;
   if (!chunk) req.raw.resume();
   const digest = await registry.uploads.complete(name, id, query(req, 'digest'), chunk);
   blobCreated(reply, name, digest);
@@ -56,8 +64,9 @@ export async function cancelUpload(registry: Registry, name: RepoName, id: strin
   reply.code(204).send();
 }
 
-function chunkOf(req: FastifyRequest): Chunk {
-  return { body: req.raw, range: uploadContentRange(req), length: contentLength(req) };
+function chunkOf(req: FastifyRequest, reply: FastifyReply, receiving: BodyReceiving | undefined): Chunk {
+  const length = contentLength(req);
+  return { body: req.raw, range: uploadContentRange(req), length, direct: directBodyOf(req, reply, receiving, length) };
 }
 
 function blobCreated(reply: FastifyReply, name: RepoName, digest: Digest): void {

@@ -51,6 +51,14 @@ export interface BlobStore {
    * the staging area is left truncated back to `offset`.
    */
   writeUpload(uploadId: string, offset: number, source: Readable): Promise<number>;
+  /**
+   * writeUpload for a store whose staging area is a local file: `fill` is given the open
+   * file's descriptor and `offset`, writes there itself (a native receiver moves a request
+   * body from its socket straight into the file) and resolves with the bytes written. The
+   * same guarantees: what was staged past `offset` is discarded first, and on error the
+   * staging area is truncated back to `offset`. Optional: other stores take a stream.
+   */
+  writeUploadThrough?(uploadId: string, offset: number, fill: (fd: number, offset: number) => Promise<number>): Promise<number>;
   /** Streams the first `length` staged bytes, so a digest can be recomputed after a restart. */
   readUpload(uploadId: string, length: number): Readable;
   /**

@@ -192,23 +192,45 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async writeUpload(uploadId: string, offset: number, source: Readable): Promise<number> {
+    return this.writeStaged(uploadId, offset, async (handle) => {
+      const writer = new PipelinedWriter(handle, offset);
+      try {
+        for await (const chunk of source) await writer.push(chunk as Buffer);
+        await writer.finish();
+      } catch (err) {
+        await writer.abandon();
+        throw err;
+      }
+      return { written: writer.position - offset, unsynced: writer.unsynced };
+    });
+  }
+
+  async writeUploadThrough(uploadId: string, offset: number, fill: (fd: number, offset: number) => Promise<number>): Promise<number> {
+    return this.writeStaged(uploadId, offset, async (handle) => {
+      const written = await fill(handle.fd, offset);
+      return { written, unsynced: written };
+    });
+  }
+
+  /**
+   * Opens the staging file cut back to `offset` for `write`, which reports the bytes it wrote and
+   * how many of them no fdatasync has covered yet; cuts the file back again if `write` fails.
+   */
+  private async writeStaged(uploadId: string, offset: number, write: (handle: FileHandle) => Promise<{ written: number; unsynced: number }>): Promise<number> {
     const path = this.uploadPath(uploadId);
     await detachFromCommittedBlob(path);
     await truncate(path, offset);
     const handle = await open(path, 'r+');
-    const writer = new PipelinedWriter(handle, offset);
     try {
-      for await (const chunk of source) await writer.push(chunk as Buffer);
-      await writer.finish();
-      this.syncInBackground(uploadId, writer.unsynced);
+      const { written, unsynced } = await write(handle);
+      this.syncInBackground(uploadId, unsynced);
+      return written;
     } catch (err) {
-      await writer.abandon();
       await truncate(path, offset).catch(() => undefined);
       throw err;
     } finally {
       await handle.close();
     }
-    return writer.position - offset;
   }
 
   /**

@@ -1,0 +1,96 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { write } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { promisify } from 'node:util';
+import type { DirectBody } from '../../core/uploads.js';
+import { NativeSha256, type BodyReceiver } from '../../native/body-receiver.js';
+import { plainSocketFd } from '../plain-socket.js';
+
+const writeAt = promisify(write);
+
+/** How upload bodies may arrive: read, hashed and written by the native receiver where the socket is plain TCP. */
+export interface BodyReceiving {
+  receiver: BodyReceiver;
+  /** A client that sends no byte for this long is cut off (the connection's idle timeout). */
+  stallMs: number;
+}
+
+/**
+ * Smaller bodies stream through Node as before: a direct receive costs the connection its
+ * keep-alive (see receiveDirect), which a small chunk would feel and a layer does not.
+ */
+export const MIN_DIRECT_BYTES = 256 * 1024;
+
+/** Body bytes the native receiver took for a request: the socket's counter, which the request log reads, misses them. */
+export const directBytesIn = new WeakMap<IncomingMessage, number>();
+
+/** The request's body as a DirectBody, when it can be received directly: plain TCP, a declared length, no chunked framing. */
+export function directBodyOf(req: FastifyRequest, reply: FastifyReply, receiving: BodyReceiving | undefined, length: number | undefined): DirectBody | undefined {
+  if (!receiving || length === undefined || length < MIN_DIRECT_BYTES) return undefined;
+  if (req.headers['transfer-encoding'] !== undefined) return undefined; // Node's parser must undo the framing
+  if (plainSocketFd(req.raw.socket) === undefined) return undefined;
+  return {
+    canFeed: (digest) => digest instanceof NativeSha256,
+    receiveInto: (fd, offset, digest) => receiveDirect(req.raw, reply.raw, receiving, fd, offset, length, digest as NativeSha256),
+  };
+}
+
+/**
+ * Takes the body away from Node's HTTP parser: the parser stops reading the socket, what it
+ * had already read is written first, then the native receiver reads the rest straight from
+ * the socket into the file. The parser never sees the body end, so it would take whatever
+ * came next on the connection for more body: the response closes the connection.
+ */
+async function receiveDirect(
+  req: IncomingMessage,
+  res: ServerResponse,
+  receiving: BodyReceiving,
+  fd: number,
+  offset: number,
+  length: number,
+  digest: NativeSha256,
+): Promise<number> {
+  res.setHeader('connection', 'close');
+  const socket = req.socket as Socket & { _paused?: boolean };
+  // The HTTP server's own flag: IncomingMessage does not restart reading while it is set. Then
+  // the server's 'pause' listener stops reading the handle.
+  socket._paused = true;
+  socket.pause();
+  // What the parser has read is already in the request's buffer; take all of it now, before any await.
+  const early: Buffer[] = [];
+  for (let chunk: Buffer | null; (chunk = req.read() as Buffer | null) !== null; ) early.push(chunk);
+
+  let taken = 0;
+  for (const chunk of early) {
+    if (taken + chunk.length > length) throw new Error('the request body is longer than its Content-Length');
+    digest.update(chunk);
+    await writeFully(fd, chunk, offset + taken);
+    taken += chunk.length;
+  }
+  if (taken === length) return length;
+  const socketFd = plainSocketFd(socket);
+  if (socketFd === undefined) throw new Error('the client went away before the request body was received');
+
+  // Node sees none of the bytes the receiver reads, so its idle timer would fire mid-body: the receiver watches for stalls instead.
+  const idleTimeout = socket.timeout ?? 0;
+  socket.setTimeout(0);
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  socket.once('close', abort);
+  try {
+    await receiving.receiver.receive(socketFd, fd, offset + taken, length - taken, digest, receiving.stallMs, stop.signal);
+  } finally {
+    socket.off('close', abort);
+    if (!socket.destroyed) socket.setTimeout(idleTimeout);
+  }
+  directBytesIn.set(req, length - taken);
+  return length;
+}
+
+async function writeFully(fd: number, chunk: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < chunk.length; ) {
+    const { bytesWritten } = await writeAt(fd, chunk, done, chunk.length - done, position + done);
+    done += bytesWritten;
+  }
+}

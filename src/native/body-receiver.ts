@@ -1,0 +1,102 @@
+import type { RunningDigest } from '../oci/digest.js';
+import { errnoCode, loadNative } from './load-native.js';
+
+/**
+ * Receives a request body straight from its socket into a file: a thread of its own
+ * (native/receive.c) reads the bytes, hashes them and writes them, so none of them
+ * becomes a JavaScript buffer and the event loop only starts and finishes each receive.
+ */
+export interface BodyReceiver {
+  /** A SHA-256 whose running state a receive can advance; usable as any running digest in between. */
+  sha256(): NativeSha256;
+  /**
+   * Reads `length` bytes from `socketFd`, feeds them to `digest` and writes them to `fileFd`
+   * from `offset`; resolves with `length`. Fails (with `code` and `bytesReceived`) when the
+   * client ends early (ENODATA) or goes away, when no byte comes for `stallMs` (0: never
+   * gives up), or when the write fails (e.g. ENOSPC): the digest then holds every byte
+   * received, so a caller that rolls back keeps a copy from before. Both descriptors are
+   * duplicated; `signal` ends the receive early (ECANCELED).
+   */
+  receive(socketFd: number, fileFd: number, offset: number, length: number, digest: NativeSha256, stallMs: number, signal?: AbortSignal): Promise<number>;
+}
+
+interface NativeModule {
+  sha256(): unknown;
+  sha256Update(state: unknown, bytes: Uint8Array): void;
+  sha256Copy(state: unknown): unknown;
+  sha256Hex(state: unknown): string;
+  start(done: (id: number, errno: number, received: number) => void): void;
+  receive(socketFd: number, fileFd: number, offset: number, length: number, state: unknown, stallMs: number): number;
+  cancel(id: number): void;
+}
+
+/**
+ * SHA-256 with its state in the native module. While a receive advances it, every call
+ * here throws (the module marks it busy): the caller awaits the receive first.
+ */
+export class NativeSha256 implements RunningDigest {
+  constructor(
+    private readonly native: NativeModule,
+    /** The module's handle on the state; only the module reads it. */
+    readonly state: unknown,
+  ) {}
+
+  update(bytes: Uint8Array): this {
+    this.native.sha256Update(this.state, bytes);
+    return this;
+  }
+
+  copy(): NativeSha256 {
+    return new NativeSha256(this.native, this.native.sha256Copy(this.state));
+  }
+
+  /** The digest of the bytes so far; unlike node:crypto's, the state stays usable. */
+  digest(_encoding: 'hex'): string {
+    return this.native.sha256Hex(this.state);
+  }
+}
+
+let loaded: BodyReceiver | null | undefined;
+
+/** The process's receiver, or undefined where the native module is not built (or not Linux). */
+export function bodyReceiver(): BodyReceiver | undefined {
+  if (loaded === undefined) loaded = load();
+  return loaded ?? undefined;
+}
+
+function load(): BodyReceiver | null {
+  const native = loadNative<NativeModule>('receive');
+  if (!native) return null;
+  const pending = new Map<number, { resolve: (received: number) => void; reject: (err: Error) => void }>();
+  native.start((id, errno, received) => {
+    const waiter = pending.get(id);
+    pending.delete(id);
+    if (!waiter) return;
+    if (errno === 0) waiter.resolve(received);
+    else waiter.reject(receiveError(errno, received));
+  });
+  return {
+    sha256: () => new NativeSha256(native, native.sha256()),
+    receive(socketFd, fileFd, offset, length, digest, stallMs, signal) {
+      if (length === 0) return Promise.resolve(0);
+      return new Promise((resolve, reject) => {
+        // The callback can only run on a later turn of the event loop, after this is recorded.
+        const id = native.receive(socketFd, fileFd, offset, length, digest.state, stallMs);
+        const abort = () => native.cancel(id);
+        signal?.addEventListener('abort', abort, { once: true });
+        const settled = () => signal?.removeEventListener('abort', abort);
+        pending.set(id, {
+          resolve: (received) => (settled(), resolve(received)),
+          reject: (err) => (settled(), reject(err)),
+        });
+        if (signal?.aborted) abort();
+      });
+    },
+  };
+}
+
+function receiveError(errno: number, bytesReceived: number): Error {
+  const code = errnoCode(errno);
+  const reason = code === 'ETIMEDOUT' ? 'the client stopped sending' : code === 'ENODATA' ? 'the client ended the body before its declared length' : code;
+  return Object.assign(new Error(`receiving the body failed after ${bytesReceived} bytes: ${reason}`), { code, errno, bytesReceived });
+}
