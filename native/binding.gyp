@@ -2,13 +2,13 @@
   "targets": [
     {
       "target_name": "sendfile",
-      "sources": ["sendfile.c"],
+      "sources": ["sendfile.c", "transfer-thread.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
     },
     {
       "target_name": "receive",
-      "sources": ["receive.c"],
+      "sources": ["receive.c", "transfer-thread.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
     },

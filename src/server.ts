@@ -18,6 +18,7 @@ import { startScanning } from './scan/start-scanning.js';
 import { startWebhooks } from './events/start-webhooks.js';
 import { startRetention } from './events/retention/start-retention.js';
 import { startMemoryTrimmer } from './native/memory-trimmer.js';
+import { capYoungGeneration } from './core/young-generation-cap.js';
 import { zeroCopySender } from './native/zero-copy-sender.js';
 import { bodyReceiver } from './native/body-receiver.js';
 
@@ -37,10 +38,15 @@ export async function startServer(
   /** The first administrator's password (BERTH_ADMIN_PASSWORD), used only when there are no users yet. */
   adminPassword: string | undefined = process.env.BERTH_ADMIN_PASSWORD,
 ): Promise<RunningServer> {
-  const backends = await openBackends(config, logger);
+  // Before the migrations, whose allocations would otherwise grow it to V8's 32 MiB at once.
+  const uncapYoungGeneration = capYoungGeneration();
+  const backends = await openBackends(config, logger).catch((err: unknown) => {
+    uncapYoungGeneration();
+    throw err;
+  });
   const { stores, blobStore, dataDir } = backends;
   // Whatever fails during start-up releases what was already taken, in reverse order.
-  const undo: (() => Promise<void>)[] = [() => backends.close()];
+  const undo: (() => Promise<void>)[] = [() => backends.close(), async () => uncapYoungGeneration()];
   try {
     const tiers = new TierCatalog(config.tiers, config.registries.regions, config.registries.defaultTier);
     stores.access.registryDefaults = { tierSlug: tiers.defaultTier.slug, region: tiers.defaultRegion };
