@@ -170,12 +170,14 @@ static int pump(engine_t *e, transfer_t *t) {
   int64_t budget = TURN_BYTES;
   while (t->remaining > 0 && budget > 0) {
     size_t want = t->remaining < BUFFER_BYTES ? (size_t)t->remaining : BUFFER_BYTES;
-    ssize_t n = recv(t->sock, buffer, want, 0);
+    // MSG_DONTWAIT: a socket handed over in blocking mode must not stall every other transfer.
+    ssize_t n = recv(t->sock, buffer, want, MSG_DONTWAIT);
     if (n > 0) {
       if (EVP_DigestUpdate(rc->digest->ctx, buffer, (size_t)n) != 1) {
         engine_finish(e, t, EIO);
         return 0;
       }
+      t->moved += n;  // received and hashed, as the caller is told even if the write below fails
       int error = write_all(t->file, buffer, (size_t)n, t->offset);
       if (error) {
         engine_finish(e, t, error);
@@ -183,7 +185,6 @@ static int pump(engine_t *e, transfer_t *t) {
       }
       t->offset += n;
       t->remaining -= n;
-      t->moved += n;
       budget -= n;
       t->last_progress = now_ms();
       if (t->offset - rc->written_back >= WRITEBACK_BYTES) {
