@@ -64,13 +64,18 @@ export function buildApp(registry: Registry, access: AccessControl, options: Htt
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
   // Wire bytes (headers included) per request, from the socket's counters: works for streamed and chunked bodies alike.
+  // Bytes read count from where the connection's previous request ended: by this hook Node has
+  // already read the headers and the body's first bytes, which a snapshot taken here would miss.
   const socketBytesAtStart = new WeakMap<object, { read: number; written: number }>();
+  const readAccountedTo = new WeakMap<object, number>();
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     const socket = req.raw.socket;
-    socketBytesAtStart.set(req, { read: socket?.bytesRead ?? 0, written: socket?.bytesWritten ?? 0 });
+    socketBytesAtStart.set(req, { read: (socket && readAccountedTo.get(socket)) ?? 0, written: socket?.bytesWritten ?? 0 });
   });
   app.addHook('onResponse', async (req, reply) => {
+    const socket = req.raw.socket;
+    if (socket) readAccountedTo.set(socket, socket.bytesRead);
     if (requestsLoggedByPump.has(req)) return;
     req.log.info(
       {

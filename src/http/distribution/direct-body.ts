@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import type { DirectBody } from '../../core/uploads.js';
+import { RegistryError } from '../../oci/errors.js';
 import { NativeSha256, type BodyReceiver } from '../../native/body-receiver.js';
 import { plainSocketFd } from '../plain-socket.js';
 
@@ -80,12 +81,31 @@ async function receiveDirect(
   socket.once('close', abort);
   try {
     await receiving.receiver.receive(socketFd, fd, offset + taken, length - taken, digest, receiving.stallMs, stop.signal);
+    directBytesIn.set(req, length - taken);
+  } catch (err) {
+    directBytesIn.set(req, (err as { bytesReceived?: number }).bytesReceived ?? 0);
+    throw clientFault(err as NodeJS.ErrnoException, length, receiving.stallMs) ?? err;
   } finally {
     socket.off('close', abort);
     if (!socket.destroyed) socket.setTimeout(idleTimeout);
   }
-  directBytesIn.set(req, length - taken);
   return length;
+}
+
+/** A receive the client made fail, as the registry error it is (4xx, not a server fault); undefined for the server's own (a full disk). */
+function clientFault(err: NodeJS.ErrnoException, length: number, stallMs: number): RegistryError | undefined {
+  switch (err.code) {
+    case 'ENODATA':
+      return new RegistryError('SIZE_INVALID', `the request body ended before its Content-Length of ${length} bytes`, { expected: length });
+    case 'ETIMEDOUT':
+      return new RegistryError('BLOB_UPLOAD_INVALID', `the client sent no byte of the body for ${Math.round(stallMs / 1000)} s; the chunk was discarded`);
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECANCELED':
+      return new RegistryError('BLOB_UPLOAD_INVALID', 'the client closed the connection before the whole body was received; the chunk was discarded');
+    default:
+      return undefined;
+  }
 }
 
 async function writeFully(fd: number, chunk: Buffer, position: number): Promise<void> {
