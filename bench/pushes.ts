@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BigBlobFactory } from './blobdata.js';
+import { flushDirtyPages } from './machine.js';
 import { pushChunked, pushMonolithic } from './registry.js';
 import { median } from './report.js';
 import { rssMiB as readRss } from './rss.js';
@@ -44,11 +45,13 @@ try {
     for (const s of round % 2 ? [...servers].reverse() : servers) {
       phase = 'monolithic';
       let blob = big.fresh();
+      flushDirtyPages();
       let t0 = performance.now();
       await pushMonolithic(s.port, 'bench/big', blob);
       record(s, 'monolithic MB/s', mbps(blob.size, performance.now() - t0));
       phase = 'chunked';
       blob = big.fresh();
+      flushDirtyPages();
       t0 = performance.now();
       await pushChunked(s.port, 'bench/chunked', blob, 8 * MiB);
       record(s, 'chunked MB/s', mbps(blob.size, performance.now() - t0));

@@ -6,6 +6,7 @@ import type { BigBlobFactory, BlobSource } from './blobdata.js';
 import { bufferBlob } from './blobdata.js';
 import { expect } from './http.js';
 import { load } from './load.js';
+import { flushDirtyPages } from './machine.js';
 import type { PullPool } from './pull.js';
 import { ACCEPT_MANIFESTS, imageConfig, pushBlobIfMissing, pushChunked, pushMonolithic, putManifest, schema2Manifest } from './registry.js';
 import type { Server } from './servers.js';
@@ -52,6 +53,7 @@ const blobs: Workload = {
   async run(ctx, server) {
     const blob = ctx.big.fresh();
     ctx.phase('monolithic push');
+    flushDirtyPages();
     const t0 = performance.now();
     await pushMonolithic(server.port, 'bench/big', blob);
     const metrics: Metrics = { push_mono_MBps: mbps(blob.size, performance.now() - t0) };
@@ -72,6 +74,7 @@ const chunked: Workload = {
   name: 'chunked push',
   async run(ctx, server) {
     const blob = ctx.big.fresh();
+    flushDirtyPages();
     const t0 = performance.now();
     await pushChunked(server.port, 'bench/chunked', blob, ctx.params.chunkBytes);
     return { push_chunked_MBps: mbps(blob.size, performance.now() - t0) };
@@ -134,6 +137,7 @@ const images: Workload = {
   async run(ctx, server, round) {
     const list = makeImages(ctx.params, `${server.name}-${round}`); // digests computed before the clock starts
     let errors = 0;
+    flushDirtyPages();
     const t0 = performance.now();
     await Promise.all(
       list.map(async (img, i) => {

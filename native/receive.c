@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,6 +43,9 @@ typedef struct {
   digest_t *digest;
   napi_ref digest_ref;  // deleted on the JavaScript thread, in settle()
   off_t written_back;   // start of the bytes whose writeback has not been started
+  // Body bytes Node's parser had already read, taken first (a copy); NULL once written.
+  unsigned char *prefix;
+  size_t prefix_length;
 } receive_t;
 
 // ---- digests -------------------------------------------------------------------------
@@ -164,33 +168,47 @@ static int write_all(int fd, const unsigned char *data, size_t length, off_t off
   return 0;
 }
 
+// Hashes and writes `n` bytes at the transfer's offset; 0, or the errno that ended it (then it is finished).
+static int take(engine_t *e, transfer_t *t, const unsigned char *bytes, size_t n) {
+  receive_t *rc = t->data;
+  if (EVP_DigestUpdate(rc->digest->ctx, bytes, n) != 1) {
+    engine_finish(e, t, EIO);
+    return EIO;
+  }
+  t->moved += n;  // received and hashed, as the caller is told even if the write below fails
+  int error = write_all(t->file, bytes, n, t->offset);
+  if (error) {
+    engine_finish(e, t, error);
+    return error;
+  }
+  t->offset += n;
+  t->remaining -= n;
+  t->last_progress = now_ms();
+  if (t->offset - rc->written_back >= WRITEBACK_BYTES) {
+    sync_file_range(t->file, rc->written_back, t->offset - rc->written_back, SYNC_FILE_RANGE_WRITE);
+    rc->written_back = t->offset;
+  }
+  return 0;
+}
+
 static int pump(engine_t *e, transfer_t *t) {
   receive_t *rc = t->data;
   unsigned char *buffer = e->scratch;
   int64_t budget = TURN_BYTES;
+  if (rc->prefix != NULL) {
+    unsigned char *prefix = rc->prefix;
+    rc->prefix = NULL;
+    int error = take(e, t, prefix, rc->prefix_length);
+    free(prefix);
+    if (error) return 0;
+  }
   while (t->remaining > 0 && budget > 0) {
     size_t want = t->remaining < BUFFER_BYTES ? (size_t)t->remaining : BUFFER_BYTES;
     // MSG_DONTWAIT: a socket handed over in blocking mode must not stall every other transfer.
     ssize_t n = recv(t->sock, buffer, want, MSG_DONTWAIT);
     if (n > 0) {
-      if (EVP_DigestUpdate(rc->digest->ctx, buffer, (size_t)n) != 1) {
-        engine_finish(e, t, EIO);
-        return 0;
-      }
-      t->moved += n;  // received and hashed, as the caller is told even if the write below fails
-      int error = write_all(t->file, buffer, (size_t)n, t->offset);
-      if (error) {
-        engine_finish(e, t, error);
-        return 0;
-      }
-      t->offset += n;
-      t->remaining -= n;
+      if (take(e, t, buffer, (size_t)n)) return 0;
       budget -= n;
-      t->last_progress = now_ms();
-      if (t->offset - rc->written_back >= WRITEBACK_BYTES) {
-        sync_file_range(t->file, rc->written_back, t->offset - rc->written_back, SYNC_FILE_RANGE_WRITE);
-        rc->written_back = t->offset;
-      }
     } else if (n == 0) {
       engine_finish(e, t, ENODATA);  // the client ended its side before the whole body came
       return 0;
@@ -216,24 +234,50 @@ static void settle(napi_env env, void *data) {
   receive_t *rc = data;
   rc->digest->busy = 0;
   napi_delete_reference(env, rc->digest_ref);
+  free(rc->prefix);
   free(rc);
 }
 
 static const transfer_kind_t RECEIVES = {
     .thread_name = "berth-receive", .events = EPOLLIN | EPOLLRDHUP, .scratch_bytes = BUFFER_BYTES, .pump = pump, .settle = settle};
 
-// receive(socketFd, fileFd, offset, length, digest, stallMs) -> id. The descriptors are duplicated: the caller keeps its own.
+// receive(socketFd, fileFd, offset, length, digest, stallMs[, prefix]) -> id: `length` bytes of body, the first of
+// them `prefix` (bytes already read from the socket), the rest read from it. The descriptors are duplicated: the
+// caller keeps its own.
 static napi_value receive(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  digest_t *d = digest_arg(env, info, 4, argv, 6);
+  napi_value argv[7];
+  digest_t *d = digest_arg(env, info, 4, argv, 7);
   if (d == NULL) return NULL;
   int ok = 1;
   int64_t sock = int64_arg(env, argv[0], &ok), file = int64_arg(env, argv[1], &ok);
   int64_t offset = int64_arg(env, argv[2], &ok), length = int64_arg(env, argv[3], &ok), stall = int64_arg(env, argv[5], &ok);
   if (!ok || sock < 0 || file < 0 || offset < 0 || length <= 0 || stall < 0) return throw_error(env, "receive: invalid arguments");
+  void *prefix = NULL;
+  size_t prefix_length = 0;
+  napi_valuetype prefix_type;
+  napi_typeof(env, argv[6], &prefix_type);
+  if (prefix_type != napi_undefined) {
+    napi_typedarray_type type;
+    bool is_typedarray = false;
+    napi_is_typedarray(env, argv[6], &is_typedarray);
+    if (!is_typedarray || napi_get_typedarray_info(env, argv[6], &type, &prefix_length, &prefix, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+      return throw_error(env, "receive: the prefix must be a Uint8Array");
+    }
+    if ((int64_t)prefix_length > length) return throw_error(env, "receive: the prefix is longer than the body");
+  }
   receive_t *rc = calloc(1, sizeof *rc);
   if (rc == NULL) return throw_error(env, "receive: out of memory");
+  if (prefix_length > 0) {
+    rc->prefix = malloc(prefix_length);
+    if (rc->prefix == NULL) {
+      free(rc);
+      return throw_error(env, "receive: out of memory");
+    }
+    memcpy(rc->prefix, prefix, prefix_length);
+    rc->prefix_length = prefix_length;
+  }
   if (napi_create_reference(env, argv[4], 1, &rc->digest_ref) != napi_ok) {
+    free(rc->prefix);
     free(rc);
     return throw_error(env, "receive: cannot hold the digest");
   }
@@ -241,6 +285,7 @@ static napi_value receive(napi_env env, napi_callback_info info) {
   transfer_t *t = engine_new_transfer(env, e, sock, file);
   if (t == NULL) {
     napi_delete_reference(env, rc->digest_ref);
+    free(rc->prefix);
     free(rc);
     return NULL;
   }

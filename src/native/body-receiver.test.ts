@@ -172,6 +172,50 @@ describe.runIf(receiver)('BodyReceiver', () => {
     expect(digest.digest('hex')).toBe(sha256(body));
   });
 
+  it('takes a prefix (bytes already read) first, then the rest from the socket', async () => {
+    const { client, fd } = await connection();
+    const { path, handle } = await file();
+    const prefix = randomBytes(65_000);
+    const rest = randomBytes(3 * 1024 * 1024 + 9);
+    const digest = receive.sha256();
+    const sending = later(send(client, rest));
+    const copy = Buffer.from(prefix);
+    const receiving = receive.receive(fd, handle.fd, 0, prefix.length + rest.length, digest, 5_000, undefined, copy);
+    copy.fill(0); // the module copied it: the caller may reuse its buffer at once
+    await expect(receiving).resolves.toBe(prefix.length + rest.length);
+    await sending;
+    expect(readFileSync(path).equals(Buffer.concat([prefix, rest]))).toBe(true);
+    expect(digest.digest('hex')).toBe(sha256(prefix, rest));
+  });
+
+  it('reads nothing from the socket when the prefix is the whole body', async () => {
+    const { client, fd } = await connection();
+    const { path, handle } = await file();
+    const body = randomBytes(300_000);
+    const next = randomBytes(1000);
+    await send(client, next); // the next request's bytes: not the body's
+    const digest = receive.sha256();
+    await expect(receive.receive(fd, handle.fd, 10, body.length, digest, 5_000, undefined, body)).resolves.toBe(body.length);
+    expect(readFileSync(path).subarray(10).equals(body)).toBe(true);
+    expect(digest.digest('hex')).toBe(sha256(body));
+    // Still in the socket for whoever reads it next.
+    const tail = await (async () => {
+      const { handle: other, path: otherPath } = await file();
+      await receive.receive(fd, other.fd, 0, next.length, receive.sha256(), 5_000);
+      return readFileSync(otherPath);
+    })();
+    expect(tail.equals(next)).toBe(true);
+  });
+
+  it('refuses a prefix longer than the body, or one that is not bytes', async () => {
+    const { fd } = await connection();
+    const { handle } = await file();
+    const digest = receive.sha256();
+    await expect(receive.receive(fd, handle.fd, 0, 10, digest, 0, undefined, new Uint8Array(11))).rejects.toThrow(/longer than the body/);
+    await expect(receive.receive(fd, handle.fd, 0, 10, digest, 0, undefined, 'abc' as unknown as Uint8Array)).rejects.toThrow(/prefix must be a Uint8Array/);
+    expect(() => digest.digest('hex')).not.toThrow();
+  });
+
   it('marks the digest busy while a receive uses it, and frees it after', async () => {
     const { client, fd } = await connection();
     const other = await connection();

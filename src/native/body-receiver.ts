@@ -10,14 +10,15 @@ export interface BodyReceiver {
   /** A SHA-256 whose running state a receive can advance; usable as any running digest in between. */
   sha256(): NativeSha256;
   /**
-   * Reads `length` bytes from `socketFd`, feeds them to `digest` and writes them to `fileFd`
-   * from `offset`; resolves with `length`. Fails (with `code` and `bytesReceived`) when the
+   * Takes a body of `length` bytes, feeds it to `digest` and writes it to `fileFd` from
+   * `offset`; resolves with `length`. Its first bytes are `prefix` (what was already read from
+   * the socket, copied: the caller may reuse it at once); the rest is read from `socketFd`. Fails (with `code` and `bytesReceived`) when the
    * client ends early (ENODATA) or goes away, when no byte comes for `stallMs` (0: never
    * gives up), or when the write fails (e.g. ENOSPC): the digest then holds every byte
    * received, so a caller that rolls back keeps a copy from before. Both descriptors are
    * duplicated; `signal` ends the receive early (ECANCELED).
    */
-  receive(socketFd: number, fileFd: number, offset: number, length: number, digest: NativeSha256, stallMs: number, signal?: AbortSignal): Promise<number>;
+  receive(socketFd: number, fileFd: number, offset: number, length: number, digest: NativeSha256, stallMs: number, signal?: AbortSignal, prefix?: Uint8Array): Promise<number>;
 }
 
 interface NativeModule {
@@ -26,7 +27,7 @@ interface NativeModule {
   sha256Copy(state: unknown): unknown;
   sha256Hex(state: unknown): string;
   start(done: (id: number, errno: number, received: number) => void): void;
-  receive(socketFd: number, fileFd: number, offset: number, length: number, state: unknown, stallMs: number): number;
+  receive(socketFd: number, fileFd: number, offset: number, length: number, state: unknown, stallMs: number, prefix?: Uint8Array): number;
   cancel(id: number): void;
 }
 
@@ -77,11 +78,11 @@ function load(): BodyReceiver | null {
   });
   return {
     sha256: () => new NativeSha256(native, native.sha256()),
-    receive(socketFd, fileFd, offset, length, digest, stallMs, signal) {
+    receive(socketFd, fileFd, offset, length, digest, stallMs, signal, prefix) {
       if (length === 0) return Promise.resolve(0);
       return new Promise((resolve, reject) => {
         // The callback can only run on a later turn of the event loop, after this is recorded.
-        const id = native.receive(socketFd, fileFd, offset, length, digest.state, stallMs);
+        const id = native.receive(socketFd, fileFd, offset, length, digest.state, stallMs, prefix);
         const abort = () => native.cancel(id);
         signal?.addEventListener('abort', abort, { once: true });
         const settled = () => signal?.removeEventListener('abort', abort);

@@ -1,14 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { write } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { promisify } from 'node:util';
 import type { DirectBody } from '../../core/uploads.js';
 import { RegistryError } from '../../oci/errors.js';
 import { NativeSha256, type BodyReceiver } from '../../native/body-receiver.js';
 import { plainSocketFd } from '../plain-socket.js';
-
-const writeAt = promisify(write);
 
 /** How upload bodies may arrive: read, hashed and written by the native receiver where the socket is plain TCP. */
 export interface BodyReceiving {
@@ -58,20 +54,13 @@ async function receiveDirect(
   // the server's 'pause' listener stops reading the handle.
   socket._paused = true;
   socket.pause();
-  // What the parser has read is already in the request's buffer; take all of it now, before any await.
+  // What the parser has read is already in the request's buffer: the receiver takes it first.
   const early: Buffer[] = [];
   for (let chunk: Buffer | null; (chunk = req.read() as Buffer | null) !== null; ) early.push(chunk);
-
-  let taken = 0;
-  for (const chunk of early) {
-    if (taken + chunk.length > length) throw new Error('the request body is longer than its Content-Length');
-    digest.update(chunk);
-    await writeFully(fd, chunk, offset + taken);
-    taken += chunk.length;
-  }
-  if (taken === length) return length;
+  const prefix = early.length === 1 ? early[0]! : Buffer.concat(early);
+  if (prefix.length > length) throw new Error('the request body is longer than its Content-Length');
   const socketFd = plainSocketFd(socket);
-  if (socketFd === undefined) throw new Error('the client went away before the request body was received');
+  if (socketFd === undefined) throw new RegistryError('BLOB_UPLOAD_INVALID', 'the client closed the connection before the whole body was received');
 
   // Node sees none of the bytes the receiver reads, so its idle timer would fire mid-body: the receiver watches for stalls instead.
   const idleTimeout = socket.timeout ?? 0;
@@ -80,10 +69,10 @@ async function receiveDirect(
   const abort = () => stop.abort();
   socket.once('close', abort);
   try {
-    await receiving.receiver.receive(socketFd, fd, offset + taken, length - taken, digest, receiving.stallMs, stop.signal);
-    directBytesIn.set(req, length - taken);
+    await receiving.receiver.receive(socketFd, fd, offset, length, digest, receiving.stallMs, stop.signal, prefix);
+    directBytesIn.set(req, length - prefix.length);
   } catch (err) {
-    directBytesIn.set(req, (err as { bytesReceived?: number }).bytesReceived ?? 0);
+    directBytesIn.set(req, Math.max(0, ((err as { bytesReceived?: number }).bytesReceived ?? 0) - prefix.length));
     throw clientFault(err as NodeJS.ErrnoException, length, receiving.stallMs) ?? err;
   } finally {
     socket.off('close', abort);
@@ -105,12 +94,5 @@ function clientFault(err: NodeJS.ErrnoException, length: number, stallMs: number
       return new RegistryError('BLOB_UPLOAD_INVALID', 'the client closed the connection before the whole body was received; the chunk was discarded');
     default:
       return undefined;
-  }
-}
-
-async function writeFully(fd: number, chunk: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < chunk.length; ) {
-    const { bytesWritten } = await writeAt(fd, chunk, done, chunk.length - done, position + done);
-    done += bytesWritten;
   }
 }

@@ -105,8 +105,8 @@ class PipelinedWriter {
  * blob. Before such a session is written again (a client resuming it), it gets its own
  * copy, so a content-addressed blob is never changed in place.
  */
-async function detachFromCommittedBlob(path: string): Promise<void> {
-  if ((await stat(path)).nlink <= 1) return;
+async function detachFromCommittedBlob(path: string, links: number): Promise<void> {
+  if (links <= 1) return;
   const copy = `${path}.detach`;
   await copyFile(path, copy);
   await rename(copy, path);
@@ -218,8 +218,10 @@ export class FilesystemBlobStore implements BlobStore {
    */
   private async writeStaged(uploadId: string, offset: number, write: (handle: FileHandle) => Promise<{ written: number; unsynced: number }>): Promise<number> {
     const path = this.uploadPath(uploadId);
-    await detachFromCommittedBlob(path);
-    await truncate(path, offset);
+    const staged = await stat(path);
+    await detachFromCommittedBlob(path, staged.nlink);
+    // Usually the file ends where the session does: a request that failed midway left more.
+    if (staged.size !== offset) await truncate(path, offset);
     const handle = await open(path, 'r+');
     try {
       const { written, unsynced } = await write(handle);
