@@ -36,7 +36,7 @@ export function nodeSha256MBps(totalMiB = 256, repeats = 5): number {
  * (Berth fsyncs each blob before making it visible; Distribution does not). Best of
  * `repeats`; each file is deleted after.
  */
-export function fileWriteMBps(dir: string, totalMiB = 256, repeats = 3): { write: number; writeFsync: number } {
+export function fileWriteMBps(dir: string, totalMiB = 256, repeats = 3): { write: number; writeFsync: number; writeFsyncSustained: number } {
   const chunk = randomBytes(MiB);
   const once = (fsync: boolean) => {
     const file = join(dir, `write-ceiling-${fsync ? 'fsync' : 'plain'}.bin`);
@@ -53,7 +53,14 @@ export function fileWriteMBps(dir: string, totalMiB = 256, repeats = 3): { write
     return mbps;
   };
   const best = (fsync: boolean) => Math.max(...Array.from({ length: repeats }, () => once(fsync)));
-  return { write: best(false), writeFsync: best(true) };
+  // Durable writes back to back, as a registry taking push after push does them: a virtual disk
+  // often takes a first burst fast (here 556 MB/s) and then settles (≈300 MB/s), and the best of
+  // three would report only the burst.
+  const sustained = (n: number) => {
+    const rates = Array.from({ length: n }, () => once(true)).sort((a, b) => a - b);
+    return rates[Math.floor(n / 2)]!;
+  };
+  return { write: best(false), writeFsync: best(true), writeFsyncSustained: sustained(6) };
 }
 
 /** `openssl speed -evp sha256 -bytes 16384`, MB/s; undefined if openssl is missing or says nothing useful. */
