@@ -221,7 +221,6 @@ export class Uploads {
     return upload;
   }
 
-  /** Appends one chunk at the session's offset, keeping digest, file and metadata in step. */
   /**
    * Appends a chunk at the session's recorded size and records the new size. A session's
    * last chunk need not be recorded: if the push then fails or the node crashes, the
@@ -236,6 +235,7 @@ export class Uploads {
     const state = await this.digester(upload);
     const before = state.hash.copy();
     const direct = chunk.direct;
+    // No body slot: the receiver thread reads every direct body through one buffer of its own.
     if (direct && this.store.writeUploadThrough && declared !== undefined && declared === chunk.length && direct.canFeed(state.hash)) {
       let written: number;
       try {
