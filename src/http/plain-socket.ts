@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 
 /**
@@ -9,4 +10,23 @@ export function plainSocketFd(socket: Socket | null | undefined): number | undef
   if (!s || s.encrypted || s.destroyed) return undefined;
   const fd = s._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * Runs `move` while a native thread moves bytes through `socket` behind Node's back. Node's
+ * idle timer sees none of them and would fire midway, so it is off meanwhile (the native side
+ * watches for stalls itself) and restored after; the signal aborts when `closer` closes.
+ */
+export async function whileMovedNatively<T>(socket: Socket, closer: EventEmitter, move: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const idleTimeout = socket.timeout ?? 0;
+  socket.setTimeout(0);
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  closer.once('close', abort);
+  try {
+    return await move(stop.signal);
+  } finally {
+    closer.off('close', abort);
+    if (!socket.destroyed) socket.setTimeout(idleTimeout);
+  }
 }

@@ -1,5 +1,5 @@
 import type { RunningDigest } from '../oci/digest.js';
-import { errnoCode, loadNative } from './load-native.js';
+import { errnoCode, loadNative, transferTracker, type TransferModule } from './load-native.js';
 
 /**
  * Receives a request body straight from its socket into a file: a thread of its own
@@ -21,14 +21,12 @@ export interface BodyReceiver {
   receive(socketFd: number, fileFd: number, offset: number, length: number, digest: NativeSha256, stallMs: number, signal?: AbortSignal, prefix?: Uint8Array): Promise<number>;
 }
 
-interface NativeModule {
+interface NativeModule extends TransferModule {
   sha256(): unknown;
   sha256Update(state: unknown, bytes: Uint8Array): void;
   sha256Copy(state: unknown): unknown;
   sha256Hex(state: unknown): string;
-  start(done: (id: number, errno: number, received: number) => void): void;
   receive(socketFd: number, fileFd: number, offset: number, length: number, state: unknown, stallMs: number, prefix?: Uint8Array): number;
-  cancel(id: number): void;
 }
 
 /**
@@ -68,30 +66,12 @@ export function bodyReceiver(): BodyReceiver | undefined {
 function load(): BodyReceiver | null {
   const native = loadNative<NativeModule>('receive');
   if (!native) return null;
-  const pending = new Map<number, { resolve: (received: number) => void; reject: (err: Error) => void }>();
-  native.start((id, errno, received) => {
-    const waiter = pending.get(id);
-    pending.delete(id);
-    if (!waiter) return;
-    if (errno === 0) waiter.resolve(received);
-    else waiter.reject(receiveError(errno, received));
-  });
+  const track = transferTracker(native, receiveError);
   return {
     sha256: () => new NativeSha256(native, native.sha256()),
     receive(socketFd, fileFd, offset, length, digest, stallMs, signal, prefix) {
       if (length === 0) return Promise.resolve(0);
-      return new Promise((resolve, reject) => {
-        // The callback can only run on a later turn of the event loop, after this is recorded.
-        const id = native.receive(socketFd, fileFd, offset, length, digest.state, stallMs, prefix);
-        const abort = () => native.cancel(id);
-        signal?.addEventListener('abort', abort, { once: true });
-        const settled = () => signal?.removeEventListener('abort', abort);
-        pending.set(id, {
-          resolve: (received) => (settled(), resolve(received)),
-          reject: (err) => (settled(), reject(err)),
-        });
-        if (signal?.aborted) abort();
-      });
+      return track(() => native.receive(socketFd, fileFd, offset, length, digest.state, stallMs, prefix), signal);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { errnoCode, loadNative } from './load-native.js';
+import { errnoCode, loadNative, transferTracker, type TransferModule } from './load-native.js';
 
 /**
  * Sends file bytes to a socket with sendfile(2): the kernel moves them from the page
@@ -16,10 +16,8 @@ export interface ZeroCopySender {
   send(socketFd: number, fileFd: number, offset: number, length: number, stallMs: number, signal?: AbortSignal): Promise<number>;
 }
 
-interface NativeModule {
-  start(done: (id: number, errno: number, sent: number) => void): void;
+interface NativeModule extends TransferModule {
   send(socketFd: number, fileFd: number, offset: number, length: number, stallMs: number): number;
-  cancel(id: number): void;
 }
 
 let loaded: ZeroCopySender | null | undefined;
@@ -33,29 +31,11 @@ export function zeroCopySender(): ZeroCopySender | undefined {
 function load(): ZeroCopySender | null {
   const native = loadNative<NativeModule>('sendfile');
   if (!native) return null;
-  const pending = new Map<number, { resolve: (sent: number) => void; reject: (err: Error) => void }>();
-  native.start((id, errno, sent) => {
-    const waiter = pending.get(id);
-    pending.delete(id);
-    if (!waiter) return;
-    if (errno === 0) waiter.resolve(sent);
-    else waiter.reject(sendError(errno, sent));
-  });
+  const track = transferTracker(native, sendError);
   return {
     send(socketFd, fileFd, offset, length, stallMs, signal) {
       if (length === 0) return Promise.resolve(0);
-      return new Promise((resolve, reject) => {
-        // The callback can only run on a later turn of the event loop, after this is recorded.
-        const id = native.send(socketFd, fileFd, offset, length, stallMs);
-        const abort = () => native.cancel(id);
-        signal?.addEventListener('abort', abort, { once: true });
-        const settled = () => signal?.removeEventListener('abort', abort);
-        pending.set(id, {
-          resolve: (sent) => (settled(), resolve(sent)),
-          reject: (err) => (settled(), reject(err)),
-        });
-        if (signal?.aborted) abort();
-      });
+      return track(() => native.send(socketFd, fileFd, offset, length, stallMs), signal);
     },
   };
 }

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ZeroCopySender } from '../../native/zero-copy-sender.js';
 import type { BlobReader, ByteRange } from '../../storage/blob/blob-store.js';
-import { plainSocketFd } from '../plain-socket.js';
+import { plainSocketFd, whileMovedNatively } from '../plain-socket.js';
 
 const BUFFER_BYTES = 1024 * 1024;
 /** Sent through the response before a zero-copy send: the headers go out with them, and their write callback says the socket's queue is empty. */
@@ -99,23 +99,15 @@ async function sendZeroCopy(res: ServerResponse, socketFd: number, reader: BlobR
   count(lead.length);
   if (lead.length === length || res.destroyed) return;
 
-  // Node sees none of the bytes the kernel sends, so its idle timer would fire mid-send: the sender watches for stalls instead.
-  const socket = res.socket as Socket;
-  const idleTimeout = socket.timeout ?? 0;
-  socket.setTimeout(0);
-  const stop = new AbortController();
-  const abort = () => stop.abort();
-  res.once('close', abort);
   try {
-    await sending.zeroCopy!.send(socketFd, reader.fd!, range.start + lead.length, length - lead.length, sending.stallMs, stop.signal);
+    await whileMovedNatively(res.socket as Socket, res, (signal) =>
+      sending.zeroCopy!.send(socketFd, reader.fd!, range.start + lead.length, length - lead.length, sending.stallMs, signal),
+    );
     count(length - lead.length);
   } catch (err) {
     const partial = (err as { bytesSent?: number }).bytesSent;
     if (partial) count(partial);
     throw err;
-  } finally {
-    res.off('close', abort);
-    if (!socket.destroyed) socket.setTimeout(idleTimeout);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { DirectBody } from '../../core/uploads.js';
 import { RegistryError } from '../../oci/errors.js';
 import { NativeSha256, type BodyReceiver } from '../../native/body-receiver.js';
-import { plainSocketFd } from '../plain-socket.js';
+import { plainSocketFd, whileMovedNatively } from '../plain-socket.js';
 
 /** How upload bodies may arrive: read, hashed and written by the native receiver where the socket is plain TCP. */
 export interface BodyReceiving {
@@ -62,21 +62,12 @@ async function receiveDirect(
   const socketFd = plainSocketFd(socket);
   if (socketFd === undefined) throw new RegistryError('BLOB_UPLOAD_INVALID', 'the client closed the connection before the whole body was received');
 
-  // Node sees none of the bytes the receiver reads, so its idle timer would fire mid-body: the receiver watches for stalls instead.
-  const idleTimeout = socket.timeout ?? 0;
-  socket.setTimeout(0);
-  const stop = new AbortController();
-  const abort = () => stop.abort();
-  socket.once('close', abort);
   try {
-    await receiving.receiver.receive(socketFd, fd, offset, length, digest, receiving.stallMs, stop.signal, prefix);
+    await whileMovedNatively(socket, socket, (signal) => receiving.receiver.receive(socketFd, fd, offset, length, digest, receiving.stallMs, signal, prefix));
     directBytesIn.set(req, length - prefix.length);
   } catch (err) {
     directBytesIn.set(req, Math.max(0, ((err as { bytesReceived?: number }).bytesReceived ?? 0) - prefix.length));
     throw clientFault(err as NodeJS.ErrnoException, length, receiving.stallMs) ?? err;
-  } finally {
-    socket.off('close', abort);
-    if (!socket.destroyed) socket.setTimeout(idleTimeout);
   }
   return length;
 }
