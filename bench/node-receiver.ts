@@ -1,11 +1,12 @@
 // A bare node:http server that takes a PUT body and does only what the path says:
 //   /discard  reads the body and drops it          (the runtime's ceiling for one HTTP upload)
 //   /hash     reads and SHA-256s it                 (+ the hashing every push must do)
-//   /store    reads, SHA-256s, writes it to a file with a few writes in flight, fdatasyncs
+//   /store    reads, SHA-256s, writes it to a new file with a few writes in flight, fdatasyncs,
+//             and keeps the file (as a registry keeps a pushed blob; DIR is removed by the run)
 // It shows how close a registry on this runtime can get on a push: Berth does /store's work
 // plus parsing, metadata and the atomic commit. Run as its own process: PORT DIR on argv.
 import { createHash } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 
@@ -32,7 +33,6 @@ createServer(async (req, res) => {
     if (handle) {
       await handle.datasync();
       await handle.close();
-      await rm(file!);
     }
     res.statusCode = 201;
     res.end(hash?.digest('hex') ?? '');
