@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: it holds V8's young generation small while everything below loads.
+import { releaseYoungGenerationGrowth } from './hold-young-generation.js';
 import { Command } from 'commander';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerContextCommands, registerGlobalOptions } from './commands/context.js';
@@ -48,4 +50,8 @@ registerScanCommands(program);
 registerVulnDbCommands(program);
 registerWebhookCommands(program);
 registerUsageCommand(program);
+// `serve` keeps the hold until the server's own cap takes over (startServer); every other command runs with V8's default.
+program.hook('preAction', (_program, command) => {
+  if (command.name() !== 'serve') releaseYoungGenerationGrowth();
+});
 await program.parseAsync(process.argv);
