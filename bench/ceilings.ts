@@ -10,6 +10,7 @@ import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { BigBlobFactory } from './blobdata.js';
+import { flushDirtyPages } from './machine.js';
 import { median, type FileWriteCeilings } from './report.js';
 import { expect } from './http.js';
 import type { PullPool } from './pull.js';
@@ -39,13 +40,14 @@ export function nodeSha256MBps(totalMiB = 256, repeats = 5): number {
  * `write` and `writeFsync` are the best of `repeats`, each file deleted before the next: the
  * next file reuses the pages the last one freed, which is the fastest this disk and memory go.
  *
- * `writeFsyncKept` is what a registry taking push after push can sustain: it keeps what it
- * is pushed, so every push needs page-cache pages no file has just freed. On a VM that hands
- * free memory back to its host (free page reporting), the first touch of such a page is a
- * fault on the host, and writing new data runs at a fraction of the recycled speed
- * (here: 7,000 MB/s recycled, ~500 kept, ~390 kept with fsync). `keptFiles` files are written
- * and fsynced back to back and all kept until the last; the median of the second half is taken,
- * since the first ones still find memory that something freed a moment before.
+ * The `kept` figures are what a registry taking push after push can sustain: it keeps what
+ * it is pushed, so every push needs page-cache pages no file has just freed. On a VM that
+ * hands free memory back to its host (free page reporting), the first touch of such a page
+ * is a fault on the host, and writing new data runs at a fraction of the recycled speed
+ * (2026-11-28: 7,000 MB/s recycled, ~500 kept; 1,450 and ~400 with fsync). `keptFiles`
+ * files are written back to back without fsync, then as many with an fsync each; all are
+ * kept until the last; each figure is the median of its second half, since the first files
+ * still find memory that something freed a moment before.
  */
 export function fileWriteMBps(dir: string, totalMiB = 256, repeats = 3, keptFiles = 12): FileWriteCeilings {
   const chunk = randomBytes(MiB);
@@ -67,17 +69,24 @@ export function fileWriteMBps(dir: string, totalMiB = 256, repeats = 3, keptFile
     return mbps;
   };
   const best = (fsync: boolean) => Math.max(...Array.from({ length: repeats }, () => recycled(fsync)));
-  const kept = () => {
-    const files = Array.from({ length: keptFiles }, (_, i) => join(dir, `write-ceiling-kept-${i}.bin`));
-    try {
-      const rates = files.map((file) => writeFile(file, true));
-      return { all: rates, steady: median(rates.slice(Math.floor(keptFiles / 2))) };
-    } finally {
-      for (const file of files) rmSync(file, { force: true });
-    }
-  };
-  const keptRates = kept();
-  return { write: best(false), writeFsync: best(true), writeFsyncKept: keptRates.steady, writeFsyncKeptAll: keptRates.all };
+  const write = best(false);
+  const writeFsync = best(true);
+  const kept: string[] = [];
+  const keptSeries = (fsync: boolean) =>
+    Array.from({ length: keptFiles }, (_, i) => {
+      const file = join(dir, `write-ceiling-kept-${fsync ? 'fsync' : 'plain'}-${i}.bin`);
+      kept.push(file);
+      return writeFile(file, fsync);
+    });
+  const secondHalf = (rates: number[]) => median(rates.slice(Math.floor(rates.length / 2)));
+  try {
+    const plain = keptSeries(false);
+    flushDirtyPages(); // the unsynced series' writeback is not the fsynced series' to wait for
+    const synced = keptSeries(true);
+    return { write, writeFsync, writeKept: secondHalf(plain), writeKeptAll: plain, writeFsyncKept: secondHalf(synced), writeFsyncKeptAll: synced };
+  } finally {
+    for (const file of kept) rmSync(file, { force: true });
+  }
 }
 
 /** `openssl speed -evp sha256 -bytes 16384`, MB/s; undefined if openssl is missing or says nothing useful. */
@@ -124,9 +133,15 @@ export async function nodeReceiverPushes(port: number, big: BigBlobFactory): Pro
   const metrics: Metrics = {};
   for (const mode of ['discard', 'hash', 'store']) {
     const blob = big.fresh();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await expect(201, port, 'PUT', `/${mode}`, { headers: { 'content-length': blob.size }, body: () => blob.chunks() });
     metrics[`push_${mode}_MBps`] = (blob.size * 1000) / 1e6 / (performance.now() - t0);
+    if (mode === 'discard') {
+      // The client is this process: its CPU time (all threads) per MB sent, for the push's CPU budget.
+      const cpu = process.cpuUsage(cpu0);
+      metrics.push_client_cpu_ms_per_MB = (cpu.user + cpu.system) / 1000 / (blob.size / 1e6);
+    }
   }
   return metrics;
 }

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 export type Samples = Record<string, Record<string, number[]>>;
 
 export interface Ceilings {
+  /** CPU cores the servers, clients and load tools share. */
+  cores: number;
   nodeSha256MBps: number;
   opensslSha256MBps?: number;
   /** 256 MiB written to a file on the data disk, without and with fsync. */
@@ -21,7 +23,9 @@ export interface FileWriteCeilings {
   /** Best of 3, each file deleted before the next (so its pages are reused): no fsync, and with fsync. */
   write: number;
   writeFsync: number;
-  /** New files fsynced back to back and kept, as pushed blobs are: median of the second half. */
+  /** New files written back to back and kept, as pushed blobs are, without and with fsync: median of the second half. */
+  writeKept: number;
+  writeKeptAll: number[];
   writeFsyncKept: number;
   /** Every kept file's rate, in order. */
   writeFsyncKeptAll: number[];
@@ -64,16 +68,33 @@ const outOfReach = (need: number, ceiling: number | undefined, what: string): st
   ceiling !== undefined && need > ceiling ? `needs ${fmt(need)}; ${what}: ${fmt(ceiling)}` : undefined;
 
 /**
- * The most a durable push can reach here: what the same client sends to a server that only
- * reads the body (the bare Node receiver), or what this machine writes and fsyncs back to back
- * into new files it keeps (as a registry keeps what it is pushed), whichever is lower. Berth reads upload bodies on a native thread, not through Node's
- * parser; nginx's WebDAV PUT (in the ceilings table) is nginx's own speed, not a ceiling.
+ * The CPU a push cannot avoid, per MB: the client sending it (the bench process's CPU time
+ * while it PUTs to the bare receiver), putting it into new page-cache pages (1 / the kept
+ * write rate: every pushed byte stays, so it needs pages no file has just freed) and hashing
+ * it (1 / SHA-256's rate). Everything shares the machine's cores, so no push can go faster
+ * than cores ÷ that sum, however it overlaps the three; a registry's parsing, copying out of
+ * the socket and metadata only add to it. Undefined until all three are measured.
+ */
+export function pushCpuBudgetMBps(ce: Ceilings): number | undefined {
+  const client = ce.nodeReceiver.push_client_cpu_ms_per_MB;
+  const sha = Math.max(ce.nodeSha256MBps, ce.opensslSha256MBps ?? 0);
+  if (client === undefined || !(ce.fileWrite.writeKept > 0) || !(sha > 0)) return undefined;
+  return (ce.cores * 1000) / (client + 1000 / ce.fileWrite.writeKept + 1000 / sha);
+}
+
+/**
+ * The most a push can reach here: what the same client sends to a server that only reads
+ * the body (the bare Node receiver), or the CPU budget above, whichever is lower. Berth
+ * reads upload bodies on a native thread, not through Node's parser; nginx's WebDAV PUT (in
+ * the ceilings table) is nginx's own speed, not a ceiling. The kept-file write rates are
+ * shown beside it: a single writer cannot beat them, but a server that overlaps writing
+ * with receiving (Berth does) can.
  */
 const pushOutOfReach = (need: number, ce: Ceilings): string | undefined => {
   const client = ce.nodeReceiver.push_discard_MBps;
-  const disk = ce.fileWrite.writeFsyncKept;
-  if (client !== undefined && client <= disk) return outOfReach(need, client, 'the same client to a server that only reads the body');
-  return outOfReach(need, disk, 'this machine writing and fsyncing new 256 MiB files, kept, back to back');
+  const budget = pushCpuBudgetMBps(ce);
+  if (client !== undefined && (budget === undefined || client <= budget)) return outOfReach(need, client, 'the same client to a server that only reads the body');
+  return outOfReach(need, budget, `${ce.cores} cores ÷ the CPU per MB of the client, new page-cache pages and SHA-256`);
 };
 
 const atLeast = (x: number) => (_b: number, ratio: number) => ({ text: `≥ ${x}×`, pass: ratio >= x });
@@ -175,8 +196,17 @@ export function markdown(rows: Row[], ceilings: Ceilings, header: string[], note
   lines.push(`| SHA-256, openssl speed -evp sha256 -bytes 16384 (MB/s) | ${fmt(ceilings.opensslSha256MBps ?? NaN)} |`);
   lines.push(`| file write, 256 MiB in 1 MiB writes, each file deleted before the next, best of 3 (MB/s) | ${fmt(ceilings.fileWrite.write)} |`);
   lines.push(`| file write + fsync, the same, best of 3 (MB/s) | ${fmt(ceilings.fileWrite.writeFsync)} |`);
-  const kept = ceilings.fileWrite.writeFsyncKeptAll;
-  lines.push(`| file write + fsync, new 256 MiB files kept, ${kept.length} back to back, median of the last ${kept.length - Math.floor(kept.length / 2)} (MB/s; all: ${kept.map(fmt).join(', ')}) | ${fmt(ceilings.fileWrite.writeFsyncKept)} |`);
+  const fw = ceilings.fileWrite;
+  const keptRow = (what: string, all: number[], value: number) =>
+    `| ${what}, new 256 MiB files kept, ${all.length} back to back, median of the last ${all.length - Math.floor(all.length / 2)} (MB/s; all: ${all.map(fmt).join(', ')}) | ${fmt(value)} |`;
+  lines.push(keptRow('file write', fw.writeKeptAll, fw.writeKept));
+  lines.push(keptRow('file write + fsync', fw.writeFsyncKeptAll, fw.writeFsyncKept));
+  const budget = pushCpuBudgetMBps(ceilings);
+  if (budget !== undefined) {
+    const client = ceilings.nodeReceiver.push_client_cpu_ms_per_MB!;
+    const sha = Math.max(ceilings.nodeSha256MBps, ceilings.opensslSha256MBps ?? 0);
+    lines.push(`| push CPU budget: ${ceilings.cores} cores ÷ (client ${client.toFixed(2)} + new pages ${(1000 / fw.writeKept).toFixed(2)} + SHA-256 ${(1000 / sha).toFixed(2)} ms per MB) (MB/s) | ${fmt(budget)} |`);
+  }
   const nginxLabels: Record<string, string> = {
     push_MBps: 'nginx WebDAV PUT of the blob into a file, same client (MB/s)',
     pull_1_MBps: 'nginx sendfile, pull by 1 client (MB/s)',
@@ -187,6 +217,7 @@ export function markdown(rows: Row[], ceilings: Ceilings, header: string[], note
   for (const [k, v] of Object.entries(ceilings.nginx)) lines.push(`| ${nginxLabels[k] ?? `nginx ${k}`} | ${fmt(v)} |`);
   const receiverLabels: Record<string, string> = {
     push_discard_MBps: 'bare Node HTTP server, PUT body read and dropped, same client (MB/s)',
+    push_client_cpu_ms_per_MB: 'the client sending that PUT: its CPU time per MB (ms)',
     push_hash_MBps: 'bare Node HTTP server, PUT body read + SHA-256 (MB/s)',
     push_store_MBps: 'bare Node HTTP server, PUT body read + SHA-256 + written to a new file (kept) + fdatasync (MB/s)',
     get_100_sequential_ms: 'bare Node HTTP server, 100 sequential GETs, same client as the page walks (ms)',

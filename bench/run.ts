@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     const nodeSha = nodeSha256MBps();
     const opensslSha = await opensslSha256MBps();
     const fileWrite = fileWriteMBps(tmp); // same disk as the servers' data dirs
-    log(`SHA-256: node ${nodeSha.toFixed(0)} MB/s, openssl ${opensslSha?.toFixed(0) ?? 'n/a'} MB/s; file write ${fileWrite.write.toFixed(0)} MB/s, with fsync ${fileWrite.writeFsync.toFixed(0)} MB/s (new files kept, back to back: ${fileWrite.writeFsyncKeptAll.map((r) => r.toFixed(0)).join(' ')}; median of the second half ${fileWrite.writeFsyncKept.toFixed(0)})`);
+    log(`SHA-256: node ${nodeSha.toFixed(0)} MB/s, openssl ${opensslSha?.toFixed(0) ?? 'n/a'} MB/s; file write ${fileWrite.write.toFixed(0)} MB/s, with fsync ${fileWrite.writeFsync.toFixed(0)} MB/s (each file deleted before the next); new files kept, back to back: ${fileWrite.writeKeptAll.map((r) => r.toFixed(0)).join(' ')} (median of the second half ${fileWrite.writeKept.toFixed(0)}), with fsync ${fileWrite.writeFsyncKeptAll.map((r) => r.toFixed(0)).join(' ')} (${fileWrite.writeFsyncKept.toFixed(0)})`);
 
     const www = join(tmp, 'www');
     mkdirSync(www);
@@ -154,6 +154,7 @@ async function main(): Promise<void> {
     for (const s of servers) add(s.name, { rss_peak_MiB: sampler.peak(s.name), rss_peak_requests_MiB: sampler.peaks[s.name]?.[requestsPhase] ?? NaN });
 
     const ceilings: Ceilings = {
+      cores: env.cores,
       nodeSha256MBps: nodeSha,
       opensslSha256MBps: opensslSha,
       fileWrite,
