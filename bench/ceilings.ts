@@ -128,9 +128,21 @@ export async function nginxPush(port: number, big: BigBlobFactory): Promise<Metr
   return { push_MBps: (blob.size * 1000) / 1e6 / ms };
 }
 
-/** Pushes a fresh big blob to each mode of the bare Node receiver (node-receiver.ts), MB/s per mode. */
-export async function nodeReceiverPushes(port: number, big: BigBlobFactory): Promise<Metrics> {
+/**
+ * Pushes a fresh big blob to each mode of the bare Node receiver (node-receiver.ts), MB/s per
+ * mode; then the same blob in `chunkBytes` PUTs one after another to /discard, as a chunked push
+ * sends its PATCHes (each waits for the answer to the one before): the client's own ceiling for
+ * a chunked push, round trips included (over a kept-alive connection, which is generous).
+ */
+export async function nodeReceiverPushes(port: number, big: BigBlobFactory, chunkBytes: number): Promise<Metrics> {
   const metrics: Metrics = {};
+  const chunked = big.fresh();
+  const t0 = performance.now();
+  for (let start = 0; start < chunked.size; start += chunkBytes) {
+    const end = Math.min(start + chunkBytes, chunked.size);
+    await expect(201, port, 'PUT', '/discard', { headers: { 'content-length': end - start }, body: () => chunked.chunks(start, end) });
+  }
+  metrics.push_discard_chunked_MBps = (chunked.size * 1000) / 1e6 / (performance.now() - t0);
   for (const mode of ['discard', 'hash', 'store']) {
     const blob = big.fresh();
     const cpu0 = process.cpuUsage();

@@ -143,7 +143,7 @@ async function main(): Promise<void> {
           add('nginx', m);
           log(`round ${round} nginx pulls: ${summary(m)}`);
           sampler.setPhase('node-receiver');
-          const r = { ...(await nodeReceiverPushes(receiver.port, big)), ...(await nodeReceiverRoundTrips(receiver.port)) };
+          const r = { ...(await nodeReceiverPushes(receiver.port, big, params.chunkBytes)), ...(await nodeReceiverRoundTrips(receiver.port)) };
           add('node', r);
           log(`round ${round} bare node receiver: ${summary(r)}`);
         }
